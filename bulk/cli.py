@@ -1,0 +1,197 @@
+"""Step 7: the command line, a thin layer over ``arun`` and the emulator.
+
+Exit status: 0 every row created (or already there); 1 some row failed, was invalid or
+skipped; 2 a usage error or an unusable manifest; 130 interrupted (--resume finishes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import pandas as pd
+
+from . import __version__
+from .control import RunControl
+from .emulator import Faults, serve
+from .errors import BulkError, ManifestError, UsageError
+from .progress import describe_rows
+from .results import SUCCESS, default_output
+from .runner import arun
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_ROWS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
+def _create_parser(commands: Any) -> None:
+    p = commands.add_parser("create", help="create one app per manifest row",
+                            description="Create one RunGen.AI app per manifest row, exactly once.")
+    p.add_argument("manifest", help="the manifest: .csv, .parquet, .jsonl or .ndjson")
+    p.add_argument("-o", "--output", help="results file (.csv, .parquet, .jsonl); "
+                   "default: <manifest stem>.results.csv beside the manifest")
+    p.add_argument("--loras", metavar="PATH", help="long-form LoRA table joined on the app name "
+                   "(columns app, id, versionId, downloadUrl, name, weight)")
+    p.add_argument("--team-id", help="team owning every app (a team_id column overrides it)")
+    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
+    p.add_argument("--rate", type=float, default=0,
+                   help="most requests per second, retries included (default 0: no cap)")
+    p.add_argument("--max-retries", type=int, default=5, help="retries per row (default 5)")
+    p.add_argument("--timeout", type=float, default=30, help="seconds per request (default 30)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--base-url", help="API base URL (default: $RUNGEN_BASE_URL, else "
+                       "https://api.rungen.ai)")
+    where.add_argument("--emulator", action="store_true",
+                       help="try it now: run against a built-in emulator on a loopback port")
+    p.add_argument("--api-key-file", metavar="PATH",
+                   help="file holding the API key (default: $RUNGEN_API_KEY)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate and build every body; send nothing")
+    p.add_argument("--resume", action="store_true",
+                   help="finish an earlier run of this manifest and output from its journal")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="list the team's apps first; report rows whose name exists as 'exists'")
+    p.add_argument("--insecure", action="store_true",
+                   help="allow a plain-http base URL that is not a loopback address")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_create)
+
+
+def _serve_parser(commands: Any) -> None:
+    p = commands.add_parser("serve", help="run the built-in API emulator",
+                            description="Run the RunGen.AI API emulator, with faults on demand.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument("--api-key", help="the key it accepts (default: a random one, printed)")
+    p.add_argument("--rate-limit", type=float, default=0, help="requests/s per key, then 429")
+    p.add_argument("--retry-after", choices=("seconds", "date", "none"), default="seconds",
+                   help="form of the Retry-After header on 429 (default seconds)")
+    p.add_argument("--error-rate", type=_share, default=0, help="share of 500/502/503/504")
+    p.add_argument("--drop-before", type=_share, default=0,
+                   help="share of connections dropped before the app is created")
+    p.add_argument("--drop-after", type=_share, default=0,
+                   help="share of connections dropped after the app is created")
+    p.add_argument("--latency", type=float, default=0, help="seconds added to each answer")
+    p.add_argument("--no-idempotency", action="store_true",
+                   help="ignore Idempotency-Key headers, as some servers do")
+    p.add_argument("--envelope", action="store_true",
+                   help='answer {"data": {...}} as the live service does')
+    p.add_argument("--seed", type=int, help="seed of the fault draws")
+    p.set_defaults(func=_serve)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m bulk", description=__doc__.split("\n")[0])
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _create_parser(commands)
+    _serve_parser(commands)
+    return top
+
+
+async def _watch_signals(control: RunControl) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for _ in signals:
+            if control.interrupted:
+                print("abandoning the requests in flight", file=sys.stderr)
+                control.abandon()
+                return
+            print(f"stopping: no new rows; waiting up to {control.grace:g} s for requests in "
+                  "flight (Ctrl-C again to abandon them)", file=sys.stderr)  # fmt: skip
+            control.interrupt()
+
+
+async def _run_create(args: argparse.Namespace, control: RunControl) -> pd.DataFrame:
+    options = dict(output=args.output or default_output(args.manifest), loras=args.loras,
+                   team_id=args.team_id, concurrency=args.concurrency, rate=args.rate,
+                   max_retries=args.max_retries, timeout=args.timeout, dry_run=args.dry_run,
+                   progress=not args.quiet, resume=args.resume, skip_existing=args.skip_existing,
+                   insecure=args.insecure, control=control)  # fmt: skip
+    if not args.emulator:
+        return await arun(args.manifest, base_url=args.base_url,
+                          api_key_file=args.api_key_file, **options)  # fmt: skip
+    async with serve() as emulator:
+        print(f"emulator: serving the RunGen.AI API at {emulator.url}", file=sys.stderr)
+        return await arun(args.manifest, base_url=emulator.url, api_key=emulator.api_key,
+                          **options)  # fmt: skip
+
+
+async def _create_async(args: argparse.Namespace) -> tuple[pd.DataFrame, RunControl]:
+    control = RunControl()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(_watch_signals, control)
+        frame = await _run_create(args, control)
+        tasks.cancel_scope.cancel()
+    return frame, control
+
+
+def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    frame, control = anyio.run(_create_async, args)
+    for warning in frame.attrs.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.dry_run and frame.attrs.get("first_body"):
+        print(f"first body (of {(frame['status'] == 'valid').sum()} to send):")
+        print(frame.attrs["first_body"])
+    if len(frame):
+        print(describe_rows(frame))
+    print(frame.attrs["summary"])
+    if control.interrupted:
+        again = [a for a in argv if a != "--resume"] + ["--resume"]
+        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if control.reason:
+        print(f"stopped early: {control.reason}", file=sys.stderr)
+    return EXIT_OK if frame["status"].isin(list(SUCCESS)).all() else EXIT_ROWS
+
+
+def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    faults = Faults(rate_limit=args.rate_limit, retry_after=args.retry_after,
+                    error_rate=args.error_rate, drop_before=args.drop_before,
+                    drop_after=args.drop_after, latency=args.latency,
+                    idempotency=not args.no_idempotency, envelope=args.envelope, seed=args.seed)
+
+    async def forever() -> None:
+        async with serve(api_key=args.api_key, faults=faults, host=args.host,
+                         port=args.port) as emulator:  # fmt: skip
+            print(f"emulator: serving the RunGen.AI API at {emulator.url}", flush=True)
+            if not args.api_key:
+                print(f"emulator: API key {emulator.api_key}", flush=True)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    return
+
+    anyio.run(forever)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the CLI; returns the exit status (the console script exits with it)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args, argv)
+    except UsageError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BulkError as exc:
+        code = EXIT_USAGE if isinstance(exc, ManifestError) else EXIT_ROWS
+        print(f"Error: {exc}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,192 @@
+"""Step 4: the HTTP client, the one seam between bulk and the transport (aiohttp).
+
+Every answer, and every transport error, becomes a ``Reply`` that says what it means for
+the row, following RFC 9110 on non-idempotent methods and the Stripe and AWS SDKs:
+
+==========  ==========================================================  ===============
+action      when                                                        error kind
+==========  ==========================================================  ===============
+done        2xx with an app id                                          (created)
+retry       429; 503; connection refused; connect timeout               rate_limited,
+                                                                        server, network
+reconcile   500, 502, 504; a read timeout or a dropped connection       ambiguous
+            after the body was sent; 2xx with no id: the app may exist
+final       400, 401, 403, 404, 409, 422 and other 4xx; TLS failures    client, auth,
+                                                                        network
+==========  ==========================================================  ===============
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+
+from .config import ApiKey
+
+__all__ = ["MAX_ERROR_TEXT", "Client", "Reply", "parse_retry_after"]
+
+MAX_ERROR_TEXT = 300
+MAX_RETRY_AFTER = 300.0
+_RETRY_STATUSES = {429: "rate_limited", 503: "server"}
+_AUTH_STATUSES = (401, 403)
+
+
+@dataclass(slots=True)
+class Reply:
+    action: str  # done | retry | reconcile | final
+    kind: str  # error kind, or "created"
+    status: int | None = None
+    app_id: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    sent_at: float = 0.0  # when the pacer admitted the request
+    throttled: int = 0  # 429s the row has met so far, this one included
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now()
+        except (TypeError, ValueError, IndexError):
+            return None
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def find_app_id(data: Any) -> str | None:
+    """The id from the documented flat body or from the live service's envelope."""
+    if isinstance(data, dict):
+        inner = data.get("data")
+        if isinstance(inner, dict) and inner.get("id") not in (None, ""):
+            return str(inner["id"])
+        if data.get("id") not in (None, ""):
+            return str(data["id"])
+    return None
+
+
+def _snippet(raw: bytes, limit: int) -> str:
+    return " ".join(raw.decode("utf-8", "replace").split())[:limit]
+
+
+def _message(status: int, raw: bytes) -> str:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return f"HTTP {status} (not JSON): {_snippet(raw, 120)!r}" if raw else f"HTTP {status}"
+    text = data.get("error") or data.get("message") if isinstance(data, dict) else None
+    return f"HTTP {status}: {text if isinstance(text, str) else _snippet(raw, 200)}"
+
+
+def _answer(status: int, headers: Any, raw: bytes) -> Reply:
+    if 200 <= status < 300:
+        try:
+            app_id = find_app_id(json.loads(raw))
+        except ValueError:
+            app_id = None
+        if app_id is not None:
+            return Reply("done", "created", status, app_id)
+        return Reply("reconcile", "ambiguous", status, error=f"HTTP {status} with no app id")
+    error = _message(status, raw)
+    if status in _RETRY_STATUSES:
+        after = parse_retry_after(headers.get("Retry-After"))
+        return Reply("retry", _RETRY_STATUSES[status], status, error=error, retry_after=after)
+    if status in _AUTH_STATUSES:
+        return Reply("final", "auth", status, error=error)
+    if status >= 500:
+        return Reply("reconcile", "ambiguous", status, error=error)
+    return Reply("final", "client", status, error=error)
+
+
+def translate(exc: BaseException, *, timeout: float) -> Reply:
+    """The one place where aiohttp's and the OS's errors become bulk's."""
+    name = type(exc).__name__
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return Reply("final", "network", error=f"TLS failure: {name}; check the base URL")
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return Reply("retry", "network", error=f"could not connect within {timeout:g} s")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Reply("retry", "network", error=f"cannot connect: {exc.os_error.strerror or name}")
+    if isinstance(exc, TimeoutError):
+        return Reply("reconcile", "ambiguous", error=f"no answer within {timeout:g} s")
+    detail = str(exc).split("\n")[0][:120] or name
+    return Reply("reconcile", "ambiguous", error=f"connection lost after sending: {detail}")
+
+
+class Client:
+    """One pooled aiohttp session for a run. Use ``async with Client(...)``."""
+
+    def __init__(self, base_url: str, api_key: ApiKey, *, timeout: float, pool: int) -> None:
+        self._key, self._timeout = api_key, timeout
+        self._app_url = f"{base_url}/app"
+        self._session: aiohttp.ClientSession | None = None
+        self._pool = pool
+        self._team_headers: dict[str | None, dict[str, str]] = {}
+
+    async def __aenter__(self) -> Client:
+        self._session = aiohttp.ClientSession(
+            headers={"x-api-key": self._key.reveal()},
+            timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout),
+            connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool),
+        )
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def _headers(self, team: str | None) -> dict[str, str]:
+        headers = self._team_headers.get(team)
+        if headers is None:
+            headers = {"Content-Type": "application/json"}
+            if team:
+                headers["x-team-id"] = team
+            self._team_headers[team] = headers
+        return headers
+
+    async def create(self, payload: bytes, *, team: str | None, key: str) -> Reply:
+        """POST /app once. Never raises for HTTP or transport trouble."""
+        assert self._session is not None, "use the client inside 'async with'"
+        headers = {**self._headers(team), "Idempotency-Key": key}
+        try:
+            async with self._session.post(self._app_url, data=payload, headers=headers) as resp:
+                reply = _answer(resp.status, resp.headers, await resp.read())
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            reply = translate(exc, timeout=self._timeout)
+        if reply.error:
+            reply.error = self._key.redact(reply.error)[:MAX_ERROR_TEXT]
+        return reply
+
+    async def list_apps(self, *, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
+        """GET /app: the apps of a team (or the user's own). The list is empty on failure."""
+        assert self._session is not None, "use the client inside 'async with'"
+        headers = {"x-team-id": team} if team else None
+        try:
+            async with self._session.get(self._app_url, headers=headers) as resp:
+                raw, status = await resp.read(), resp.status
+                reply = _answer(status, resp.headers, b"") if status >= 300 else None
+                if reply is not None:
+                    reply.error = self._key.redact(_message(status, raw))[:MAX_ERROR_TEXT]
+                    return reply, []
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return translate(exc, timeout=self._timeout), []
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return Reply("retry", "server", status, error=_message(status, raw)), []
+        apps = data.get("data") if isinstance(data, dict) else data
+        if not isinstance(apps, list):
+            return Reply("retry", "server", status, error="GET /app: no list of apps"), []
+        return Reply("done", "listed", status), [a for a in apps if isinstance(a, dict)]

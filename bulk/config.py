@@ -1,0 +1,112 @@
+"""Settings: the only place that reads the environment. Explicit arguments win."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_BASE_URL", "ApiKey", "Settings", "resolve_settings"]
+
+DEFAULT_BASE_URL = "https://api.rungen.ai"
+ENV_API_KEY = "RUNGEN_API_KEY"
+ENV_BASE_URL = "RUNGEN_BASE_URL"
+
+
+class ApiKey:
+    """Holds the key so that printing, logging or repr never shows it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        value = value.strip()
+        if not value:
+            raise ConfigError("the API key is empty")
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def redact(self, text: str) -> str:
+        """Removes the key from text that may have come back from a server."""
+        return text.replace(self._value, "***") if self._value in text else text
+
+    def __repr__(self) -> str:
+        return "ApiKey('***')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    api_key: ApiKey | None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, *, insecure: bool = False) -> str:
+    """Returns the URL without a trailing slash, or says why it cannot be used."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"base URL {url!r} is not an http(s) URL (e.g. {DEFAULT_BASE_URL})")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure:
+        raise ConfigError(
+            f"base URL {url!r} is plain http: the API key would travel unencrypted; "
+            "use https, or pass --insecure (insecure=True) if you really mean it"
+        )
+    return url.strip().rstrip("/")
+
+
+def _read_key_file(path: str | os.PathLike[str]) -> ApiKey:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the API key file {os.fspath(path)!r}: {exc.strerror}") from None
+    try:
+        return ApiKey(text)
+    except ConfigError:
+        raise ConfigError(f"the API key file {os.fspath(path)!r} is empty") from None
+
+
+def resolve_settings(
+    *,
+    base_url: str | None = None,
+    api_key: str | ApiKey | None = None,
+    api_key_file: str | os.PathLike[str] | None = None,
+    insecure: bool = False,
+    require_key: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merges arguments with RUNGEN_API_KEY and RUNGEN_BASE_URL; arguments win."""
+    env = os.environ if environ is None else environ
+    url = check_base_url(base_url or env.get(ENV_BASE_URL) or DEFAULT_BASE_URL, insecure=insecure)
+    key: ApiKey | None
+    if isinstance(api_key, ApiKey):
+        key = api_key
+    elif api_key is not None:
+        key = ApiKey(api_key)
+    elif api_key_file is not None:
+        key = _read_key_file(api_key_file)
+    elif env.get(ENV_API_KEY, "").strip():
+        key = ApiKey(env[ENV_API_KEY])
+    else:
+        key = None
+    if key is None and require_key:
+        raise ConfigError(
+            f"no API key: set the environment variable {ENV_API_KEY}, or pass "
+            "--api-key-file PATH (api_key= in the library), or try --emulator"
+        )
+    return Settings(base_url=url, api_key=key)

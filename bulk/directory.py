@@ -1,0 +1,78 @@
+"""Settling whether an app exists, from cached ``GET /app`` listings.
+
+A listing taken before a failure cannot prove the app absent, so a caller gives the
+moment of its failure and gets an answer from a listing that started after it. Listings
+are per team, shared by every row that waits, and refreshed at most once per
+``min_interval``: a burst of ambiguous failures costs one listing, not one per row.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from .client import Client
+from .pacing import Pacer
+from .retrying import listing_policy
+
+__all__ = ["Directory", "Unsettled"]
+
+
+class Unsettled(Exception):
+    """No listing could be had: whether the app exists is unknown."""
+
+
+@dataclass
+class _Listing:
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+    started: float = -math.inf
+    ids: dict[str, str] | None = None
+
+
+class Directory:
+    def __init__(
+        self,
+        client: Client,
+        pacer: Pacer,
+        *,
+        min_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self._client, self._pacer = client, pacer
+        self._min_interval, self._clock, self._sleep = min_interval, clock, sleep
+        self._policy = listing_policy(sleep=sleep)
+        self._listings: dict[str | None, _Listing] = {}
+        self.fetches = 0
+
+    async def find(self, team: str | None, name: str, *, after: float) -> str | None:
+        """The id of the app called ``name``, from a listing started after ``after``."""
+        listing = self._listings.setdefault(team, _Listing())
+        async with listing.lock:
+            if listing.ids is None or listing.started < after:
+                await self._refresh(team, listing)
+        assert listing.ids is not None
+        return listing.ids.get(name)
+
+    async def _refresh(self, team: str | None, listing: _Listing) -> None:
+        wait = listing.started + self._min_interval - self._clock()
+        if wait > 0:
+            await self._sleep(wait)  # lets more failures gather behind this one listing
+        started = self._clock()
+        reply, apps = await self._policy.copy()(self._fetch, team)
+        if reply.action != "done":
+            raise Unsettled(reply.error or "GET /app failed")
+        ids: dict[str, str] = {}
+        for app in apps:
+            if app.get("name") is not None and app.get("id") is not None:
+                ids.setdefault(str(app["name"]), str(app["id"]))
+        listing.ids, listing.started = ids, started
+        self.fetches += 1
+
+    async def _fetch(self, team: str | None) -> tuple:
+        await self._pacer.acquire()
+        return await self._client.list_apps(team=team)

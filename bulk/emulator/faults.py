@@ -1,0 +1,89 @@
+"""The faults of a real service that the emulator can play, and what it counts."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+__all__ = ["Faults", "Record", "TokenBucket", "draw", "retry_after_header"]
+
+
+@dataclass
+class Faults:
+    """Shares are chances from 0 to 1, drawn per POST from one seeded generator."""
+
+    rate_limit: float = 0.0  # requests per second per key; 0: no limit
+    retry_after: str = "seconds"  # "seconds", "date" or "none"
+    error_rate: float = 0.0  # 500/502/503/504 before creating (502 as an HTML page)
+    drop_before: float = 0.0  # connection dropped before the app is created
+    drop_after: float = 0.0  # connection dropped after the app is created: the ambiguous case
+    latency: float = 0.0  # seconds added to every answer
+    idempotency: bool = True  # replay the first answer for an Idempotency-Key seen before
+    envelope: bool = False  # answer {"data": {...}} as the live service does
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("error_rate", "drop_before", "drop_after"):
+            share = getattr(self, name)
+            if not 0 <= share <= 1:
+                raise ValueError(f"{name} must be a share from 0 to 1, got {share!r}")
+        if self.retry_after not in ("seconds", "date", "none"):
+            raise ValueError(f"retry_after must be seconds, date or none, got {self.retry_after!r}")
+        if self.rate_limit < 0 or self.latency < 0:
+            raise ValueError("rate_limit and latency must be 0 or more")
+
+
+class TokenBucket:
+    """Allows ``rate`` requests per second with a burst of one second's worth."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self._clock = rate, clock
+        self.capacity = max(1.0, rate)
+        self._tokens, self._last = self.capacity, clock()
+
+    def take(self) -> float:
+        """0 when a token was taken, else the seconds until one will be there."""
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / self.rate
+
+
+@dataclass
+class Record:
+    """What the emulator received and answered, for tests and benchmarks to assert on."""
+
+    posts: int = 0
+    gets: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    created: Counter[tuple[str, str]] = field(default_factory=Counter)  # (owner, name) -> apps
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # POST bodies, as received
+    headers: list[dict[str, str]] = field(default_factory=list)  # POST headers of interest
+    replays: int = 0
+    drops: Counter[str] = field(default_factory=Counter)
+    post_times: list[float] = field(default_factory=list)
+
+    def duplicates(self) -> dict[tuple[str, str], int]:
+        return {key: n for key, n in self.created.items() if n > 1}
+
+
+def draw(rng: random.Random, share: float) -> bool:
+    return share > 0 and rng.random() < share
+
+
+def retry_after_header(seconds: float, form: str, *, now: Callable[[], float] = time.time) -> dict:
+    wait = max(1, math.ceil(seconds))
+    if form == "seconds":
+        return {"Retry-After": str(wait)}
+    if form == "date":
+        return {"Retry-After": formatdate(now() + wait, usegmt=True)}
+    return {}

@@ -1,0 +1,256 @@
+"""A real aiohttp.web server that plays the RunGen.AI app API (../shared/rungen-api.md).
+
+A test double of the server, not part of the client: it shares no code with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import random
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .faults import Faults, Record, TokenBucket, draw, retry_after_header
+
+__all__ = ["Emulator", "make_app", "serve"]
+
+GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
+LORA_TYPES = {"id": str, "versionId": str, "downloadUrl": str, "name": str, "weight": (int, float)}
+BAD_GATEWAY = (b"<html><head><title>502 Bad Gateway</title></head><body><center>"
+               b"<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")  # fmt: skip
+USER_ID = "user_emulated"
+
+
+def _missing(field: str) -> str:
+    return f"Invalid request body. Missing required field: '{field}'."
+
+
+def check_body(body: Any) -> str | None:  # noqa: C901 - one flat list of the docs' rules
+    """The docs' 400 answers: the first problem found, or None."""
+    if not isinstance(body, dict):
+        return "Invalid request body. Expected a JSON object."
+    if not isinstance(body.get("name"), str) or not body["name"].strip():
+        return _missing("name")
+    config, workflow = body.get("configuration"), body.get("workflow")
+    if not isinstance(config, dict):
+        return _missing("configuration")
+    if config.get("gpu_tier") not in GPU_TIERS:
+        return "Invalid request body. 'configuration.gpu_tier' must be one of " + ", ".join(GPU_TIERS)
+    workers = config.get("active_workers")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)):
+        return "Invalid request body. 'configuration.active_workers' must be an integer."
+    if not isinstance(workflow, dict):
+        return _missing("workflow")
+    if not isinstance(workflow.get("model_url"), str):
+        return _missing("workflow.model_url")
+    loras = (workflow.get("tools") or {}).get("loras", [])
+    if not isinstance(loras, list):
+        return "Invalid request body. 'workflow.tools.loras' must be an array."
+    for i, lora in enumerate(loras):
+        for field, kind in LORA_TYPES.items():
+            if not isinstance(lora, dict) or field not in lora:
+                return _missing(f"workflow.tools.loras[{i}].{field}")
+            if not isinstance(lora[field], kind) or isinstance(lora[field], bool):
+                return f"Invalid request body. 'workflow.tools.loras[{i}].{field}' has a wrong type."
+    return None
+
+
+@dataclass
+class Emulator:
+    """The server's state: its key, its faults, its apps, and what it received."""
+
+    api_key: str
+    faults: Faults
+    url: str = ""
+
+    def __post_init__(self) -> None:
+        self.record = Record()
+        self.apps: dict[str, dict[str, dict[str, Any]]] = {}  # owner -> id -> app
+        self._ids = itertools.count(1)
+        self._rng = random.Random(self.faults.seed)
+        self._buckets: dict[str, TokenBucket] = {}
+        self._answers: dict[tuple[str, str], tuple[int, bytes]] = {}
+
+    def owner(self, request: web.Request) -> str:
+        return request.headers.get("x-team-id") or USER_ID
+
+    def names(self, owner: str | None = None) -> list[str]:
+        return [a["name"] for a in self.apps.get(owner or USER_ID, {}).values()]
+
+    def store(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
+        app_id = f"app_{next(self._ids):06d}"
+        now = datetime.now(UTC).isoformat()
+        loras = [{k: lora[k] for k in ("id", "name", "weight")}
+                 for lora in (body["workflow"].get("tools") or {}).get("loras", [])]  # fmt: skip
+        config = body["configuration"]
+        app = {
+            "id": app_id, "name": body["name"], "description": body.get("description"),
+            "configuration": {"gpu_tier": config["gpu_tier"],
+                              "active_workers": config.get("active_workers", 0),
+                              "location": config.get("location")},
+            "workflow": {"model_url": body["workflow"]["model_url"], "tools": {"loras": loras}},
+            "status": "STOPPED", "created_at": now, "updated_at": now, "created_by": USER_ID,
+            "owner_team_id": None if owner == USER_ID else owner, "owner_user_id": USER_ID,
+            "jobs": 0, "workers": 0,
+        }  # fmt: skip
+        self.apps.setdefault(owner, {})[app_id] = app
+        self.record.created[(owner, body["name"])] += 1
+        return app
+
+    def created_answer(self, app: dict[str, Any]) -> dict[str, Any]:
+        if self.faults.envelope:
+            return {"data": app}
+        flat = {k: app[k] for k in ("id", "name", "description", "configuration", "workflow")}
+        return {**flat, "team_id": app["owner_team_id"], "user_id": USER_ID}
+
+    def throttle(self, key: str) -> float:
+        if not self.faults.rate_limit:
+            return 0.0
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.faults.rate_limit)
+        return bucket.take()
+
+    def draw(self, share: float) -> bool:
+        return draw(self._rng, share)
+
+    def remember(self, owner: str, key: str | None, status: int, body: bytes) -> None:
+        if key and self.faults.idempotency:
+            self._answers.setdefault((owner, key), (status, body))
+
+    def replay(self, owner: str, key: str | None) -> tuple[int, bytes] | None:
+        if key and self.faults.idempotency:
+            return self._answers.get((owner, key))
+        return None
+
+
+def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=json.dumps(data).encode(),
+                        content_type="application/json", headers=headers)  # fmt: skip
+
+
+def _drop(request: web.Request, emulator: Emulator, when: str) -> web.Response:
+    emulator.record.drops[when] += 1
+    if request.transport is not None:
+        request.transport.abort()
+    raise asyncio.CancelledError  # nothing more is written on a connection that is gone
+
+
+async def _post_app(request: web.Request) -> web.Response:
+    emu: Emulator = request.app["emulator"]
+    emu.record.posts += 1
+    emu.record.post_times.append(asyncio.get_running_loop().time())
+    if emu.faults.latency:
+        await asyncio.sleep(emu.faults.latency)
+    denied = _deny(request, emu)
+    if denied is not None:
+        return denied
+    owner, key = emu.owner(request), request.headers.get("Idempotency-Key")
+    replayed = emu.replay(owner, key)
+    if replayed is not None:
+        emu.record.replays += 1
+        return web.Response(status=replayed[0], body=replayed[1], content_type="application/json")
+    if emu.draw(emu.faults.drop_before):
+        return _drop(request, emu, "before")
+    failure = _server_error(emu)
+    if failure is not None:
+        return failure
+    try:
+        body = await request.json()
+    except ValueError:
+        return _json(400, {"error": "Invalid request body. Expected JSON."})
+    emu.record.bodies.append(body)
+    emu.record.headers.append({k: v for k, v in request.headers.items()
+                               if k.lower() in ("content-type", "idempotency-key", "x-team-id")})
+    problem = check_body(body)
+    if problem:
+        return _json(400, {"error": problem})
+    answer = json.dumps(emu.created_answer(emu.store(owner, body))).encode()
+    emu.remember(owner, key, 201, answer)
+    if emu.draw(emu.faults.drop_after):
+        return _drop(request, emu, "after")
+    return web.Response(status=201, body=answer, content_type="application/json")
+
+
+def _deny(request: web.Request, emu: Emulator) -> web.Response | None:
+    key = request.headers.get("x-api-key", "")
+    if not secrets.compare_digest(key.encode(), emu.api_key.encode()):
+        return _json(403, {"error": "Unauthorized access. Invalid API key."})
+    wait = emu.throttle(key)
+    if wait:
+        return _json(429, {"error": "Too many requests."},
+                     retry_after_header(wait, emu.faults.retry_after))  # fmt: skip
+    return None
+
+
+def _server_error(emu: Emulator) -> web.Response | None:
+    if not emu.draw(emu.faults.error_rate):
+        return None
+    status = emu._rng.choice((500, 502, 503, 504))
+    if status == 502:
+        return web.Response(status=502, body=BAD_GATEWAY, content_type="text/html")
+    return _json(status, {"error": "Internal error." if status == 500 else "Service unavailable."})
+
+
+async def _list_apps(request: web.Request) -> web.Response:
+    emu: Emulator = request.app["emulator"]
+    emu.record.gets += 1
+    denied = _deny(request, emu)
+    if denied is not None:
+        return denied
+    return _json(200, {"data": list(emu.apps.get(emu.owner(request), {}).values())})
+
+
+async def _get_app(request: web.Request) -> web.Response:
+    emu: Emulator = request.app["emulator"]
+    emu.record.gets += 1
+    denied = _deny(request, emu)
+    if denied is not None:
+        return denied
+    app = emu.apps.get(emu.owner(request), {}).get(request.match_info["app_id"])
+    if app is None:
+        return _json(404, {"error": "App not found."})
+    return _json(200, app)
+
+
+@web.middleware
+async def _count_statuses(request: web.Request, handler: Any) -> web.StreamResponse:
+    response = await handler(request)
+    request.app["emulator"].record.statuses[response.status] += 1
+    return response
+
+
+def make_app(emulator: Emulator) -> web.Application:
+    app = web.Application(middlewares=[_count_statuses])
+    app["emulator"] = emulator
+    app.router.add_post("/app", _post_app)
+    app.router.add_get("/app", _list_apps)
+    app.router.add_get("/app/{app_id}", _get_app)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    *, api_key: str | None = None, faults: Faults | None = None, host: str = "127.0.0.1",
+    port: int = 0,
+) -> AsyncIterator[Emulator]:  # fmt: skip
+    """Runs the emulator on ``host:port`` (0: a free port) while the block runs."""
+    emulator = Emulator(api_key or secrets.token_urlsafe(24), faults or Faults())
+    runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = runner.addresses[0]
+    emulator.url = f"http://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
+    try:
+        yield emulator
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,53 @@
+"""The exceptions ``bulk`` raises, and the kinds of per-row failure it records.
+
+Errors that stop a whole run are exceptions; a single row's trouble never is, it
+becomes a row of the results table with a ``status``, an ``error`` and an
+``error_kind``.
+
+Exception tree::
+
+    BulkError                  anything bulk raises on purpose
+    ├── UsageError             a bad argument or setting (CLI exit 2)
+    │   └── ConfigError        API key, base URL or transport settings
+    └── ManifestError          the manifest cannot be used at all (CLI exit 2):
+                               missing file, unknown extension, unreadable file,
+                               missing required column
+
+Row error kinds (the ``error_kind`` column)::
+
+    validation    the row was never sent: the manifest cell is wrong
+    auth          401/403: the key was refused; the run stops at once
+    rate_limited  429 answers outlasted the retries
+    server        5xx answers outlasted the retries (the app is known not to exist)
+    network       the connection failed before the request could be applied
+    ambiguous     the request may have been applied and no listing could settle it
+    client        400, 404, 409, 422 and other final answers
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ERROR_KINDS",
+    "BulkError",
+    "ConfigError",
+    "ManifestError",
+    "UsageError",
+]
+
+ERROR_KINDS = ("validation", "auth", "rate_limited", "server", "network", "ambiguous", "client")
+
+
+class BulkError(Exception):
+    """Base class of every error bulk raises on purpose."""
+
+
+class UsageError(BulkError):
+    """A bad argument or setting."""
+
+
+class ConfigError(UsageError):
+    """The API key, base URL or transport settings cannot be used."""
+
+
+class ManifestError(BulkError):
+    """The manifest (or the LoRA table) cannot be read at all."""

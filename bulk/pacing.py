@@ -1,0 +1,138 @@
+"""Step 3: pacing. One pacer per run, shared by every worker and every retry.
+
+The rate limit belongs to the API key, not to a worker, so a 429 slows the whole pool:
+
+* a Retry-After pauses every new request until it has passed;
+* the sending rate drops to ``beta`` times what was being sent, then recovers along the
+  CUBIC curve used by the AWS SDKs' adaptive retry mode: fast while far below the rate
+  that was throttled, slow near it, probing beyond it only after a while. A run with no
+  fixed cap therefore settles near the server's limit instead of oscillating;
+* a fixed cap (``rate``) is never exceeded: admitted requests are spaced at least
+  ``1 / rate`` seconds apart (a leaky bucket with no burst).
+
+The clock and the sleep function are parameters, so tests never wait.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+__all__ = ["Pacer", "RetryBudget"]
+
+
+class Pacer:
+    """Admits requests no faster than the cap, and adapts to 429 answers."""
+
+    def __init__(
+        self,
+        *,
+        rate: float = 0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        beta: float = 0.7,
+        scale: float = 0.4,
+        min_rate: float = 0.5,
+    ) -> None:
+        if rate < 0:
+            raise ValueError(f"rate must be 0 (no cap) or more, got {rate!r}")
+        self._cap = rate or math.inf
+        self._clock, self._sleep = clock, sleep
+        self._beta, self._scale, self._min_rate = beta, scale, min_rate
+        self._adaptive = math.inf  # no limit of its own until the first 429
+        self._next = -math.inf  # earliest moment of the next slot
+        self.paused_until = -math.inf
+        self._w_max = 0.0
+        self._k = 0.0
+        self._last_decrease = -math.inf
+        self._bucket_start = clock()
+        self._bucket_count = 0
+        self.measured = 0.0  # smoothed requests per second actually admitted
+        self.throttles = 0
+
+    @property
+    def rate(self) -> float:
+        """The requests per second admitted now (inf: no limit)."""
+        return min(self._cap, self._adaptive)
+
+    async def acquire(self) -> float:
+        """Waits for a slot; returns the moment the request was admitted."""
+        while True:
+            now = self._clock()
+            slot = max(now, self._next, self.paused_until)
+            rate = self.rate
+            if rate != math.inf:
+                self._next = slot + 1 / rate
+            if slot > now:
+                await self._sleep(slot - now)
+            if self.paused_until <= slot:
+                break
+            # A Retry-After arrived while this slot was waiting: queue again behind it.
+        self._count(max(slot, self._clock()))
+        return slot
+
+    def _count(self, now: float) -> None:
+        elapsed = now - self._bucket_start
+        if elapsed >= 0.5:
+            # Smoothing as in the AWS SDKs: recent buckets weigh most.
+            self.measured = 0.8 * (self._bucket_count / elapsed) + 0.2 * self.measured
+            self._bucket_start, self._bucket_count = now, 0
+        self._bucket_count += 1
+
+    def on_success(self) -> None:
+        if self._adaptive == math.inf:
+            return
+        elapsed = self._clock() - self._last_decrease
+        cubic = self._scale * (elapsed - self._k) ** 3 + self._w_max
+        # Never run far ahead of what the pool actually manages to send.
+        ceiling = max(2 * self.measured, self._min_rate)
+        self._adaptive = max(self._min_rate, min(cubic, ceiling))
+
+    def on_throttle(self, *, sent_at: float, retry_after: float | None = None) -> None:
+        """A 429 for a request admitted at ``sent_at``."""
+        now = self._clock()
+        self.throttles += 1
+        if retry_after is not None and retry_after > 0:
+            self.paused_until = max(self.paused_until, now + retry_after)
+        if sent_at < self._last_decrease:
+            return  # sent before the last decrease: that decrease already answered it
+        # What the pool was really sending; early in a run, before the first bucket closes.
+        sending = self.measured or self._bucket_count / max(now - self._bucket_start, 0.1)
+        self._w_max = max(min(self.rate, sending), self._min_rate)
+        self._k = (self._w_max * (1 - self._beta) / self._scale) ** (1 / 3)
+        self._adaptive = max(self._min_rate, self._w_max * self._beta)
+        self._last_decrease = now
+
+
+class RetryBudget:
+    """Trips when nearly every recent attempt failed: the service is down, stop retrying.
+
+    Only answers that say something of the service's health count: 429s are pacing,
+    not failure, and final answers (400, 409...) prove the service is up. Failures of a
+    minority of requests can never trip it.
+    """
+
+    def __init__(self, *, window: int = 40, max_failure_ratio: float = 0.9) -> None:
+        if window < 1:
+            raise ValueError(f"window must be 1 or more, got {window!r}")
+        self._recent: deque[bool] = deque(maxlen=window)
+        self._ratio = max_failure_ratio
+        self._failures = 0
+
+    def record(self, *, ok: bool) -> None:
+        if len(self._recent) == self._recent.maxlen and not self._recent[0]:
+            self._failures -= 1
+        self._recent.append(ok)
+        self._failures += not ok
+
+    @property
+    def exhausted(self) -> bool:
+        full = len(self._recent) == self._recent.maxlen
+        return full and self._failures >= self._ratio * len(self._recent)
+
+    def describe(self) -> str:
+        return f"{self._failures} of the last {len(self._recent)} attempts failed"

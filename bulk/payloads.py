@@ -1,0 +1,235 @@
+"""Step 2: validating records and building the exact ``POST /app`` bodies. Pure, no I/O.
+
+Each row is checked whole, so that a user sees every problem of a row at once; a bad row
+never stops the others and is never sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+# pandas' own dependency: list cells of a DataFrame may arrive as numpy arrays.
+import numpy
+
+from .manifest import LINE_ERROR, LORA_FIELDS, TABLE_LORAS
+
+__all__ = ["GPU_TIERS", "Row", "build_rows", "idempotency_key"]
+
+GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
+
+
+@dataclass(slots=True)
+class Row:
+    number: int  # 1-based position in the manifest
+    name: str
+    team: str | None
+    body: dict[str, Any] | None = None
+    payload: bytes = b""  # the body serialised once, for the hot path
+    key: str = ""  # Idempotency-Key: same row, same key, across retries and runs
+    error: str | None = None
+
+
+def idempotency_key(team: str | None, name: str, payload: bytes) -> str:
+    digest = hashlib.sha256(f"{team or ''}\x00{name}\x00".encode() + payload).hexdigest()
+    return f"bulk-{digest[:40]}"
+
+
+def _is_blank(value: Any) -> bool:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    # pd.NA and NaT are the only other "missing" scalars a DataFrame hands back.
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def _text(value: Any) -> str:
+    """A cell as text; whole-number floats lose their '.0' on purpose."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _show(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(
+        c.isspace() for c in text
+    )
+
+
+class _Problems(list):
+    def add(self, where: str, what: str) -> None:
+        self.append(f"{where}: {what}")
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
+
+
+def _workers(value: Any, problems: _Problems) -> int | None:
+    if _is_blank(value):
+        return None
+    number = _whole_number(value)
+    if number is None or number < 0:
+        problems.add("active_workers", f"must be a whole number 0 or more, got {_show(value)}")
+        return None
+    return number
+
+
+def _weight(value: Any) -> float | None:
+    if isinstance(value, bool) or _is_blank(value):
+        return None
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _lora_id(value: Any) -> str | None:
+    if isinstance(value, bool) or _is_blank(value):
+        return None
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        if not float(value).is_integer():
+            return None
+    return _text(value)
+
+
+def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
+    if not isinstance(raw, Mapping):
+        problems.add(where, f"must be an object with {', '.join(LORA_FIELDS)}, got {_show(raw)}")
+        return None
+    missing = [f for f in LORA_FIELDS if _is_blank(raw.get(f))]
+    if missing:
+        problems.add(where, f"missing {', '.join(repr(f) for f in missing)}")
+        return None
+    lora = {"id": _lora_id(raw["id"]), "versionId": _lora_id(raw["versionId"]),
+            "downloadUrl": _text(raw["downloadUrl"]), "name": _text(raw["name"]),
+            "weight": _weight(raw["weight"])}  # fmt: skip
+    for f in ("id", "versionId"):
+        if lora[f] is None:
+            problems.add(where, f"{f} must be a whole number or a string, got {_show(raw[f])}")
+    if not _is_url(lora["downloadUrl"]):
+        problems.add(where, f"downloadUrl must be an http(s) URL, got {_show(raw['downloadUrl'])}")
+    if lora["weight"] is None:
+        problems.add(where, f"weight must be a finite number, got {_show(raw['weight'])}")
+    return lora
+
+
+def _lora_cell(value: Any, problems: _Problems) -> list[tuple[str, Any]]:
+    if _is_blank(value):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            problems.add("loras", f"not valid JSON ({exc.msg} at char {exc.pos}); "
+                         "write a JSON array of LoRA objects, or leave the cell empty")  # fmt: skip
+            return []
+    if isinstance(value, Mapping) or not isinstance(value, (Sequence, numpy.ndarray)):
+        problems.add("loras", f"must be a JSON array of LoRA objects, got {_show(value)}")
+        return []
+    return [(f"loras[{i}]", item) for i, item in enumerate(value, 1)]
+
+
+def _loras(record: Mapping[str, Any], problems: _Problems) -> list[dict[str, Any]]:
+    entries = _lora_cell(record.get("loras"), problems)
+    table = record.get(TABLE_LORAS)
+    if table and entries:
+        problems.add("loras", "given both in the manifest and in the LoRA table; keep one")
+    elif table:
+        entries = [(f"LoRA table row {n}", item) for n, item in table]
+    built = [_lora(item, where, problems) for where, item in entries]
+    return [lora for lora in built if lora is not None]
+
+
+def _required(record: Mapping[str, Any], field: str, problems: _Problems) -> str:
+    value = record.get(field)
+    if _is_blank(value):
+        problems.add(field, "is required but empty")
+        return ""
+    return _text(value)
+
+
+def _body(record: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+    name = _required(record, "name", problems)
+    tier = _required(record, "gpu_tier", problems).upper()
+    if tier and tier not in GPU_TIERS:
+        problems.add("gpu_tier", f"{_show(record['gpu_tier'])} is not one of {', '.join(GPU_TIERS)}")
+    url = _required(record, "model_url", problems)
+    if url and not _is_url(url):
+        problems.add("model_url", f"must be an http(s) URL, got {_show(url)}")
+    configuration: dict[str, Any] = {"gpu_tier": tier}
+    workers = _workers(record.get("active_workers"), problems)
+    if workers is not None:
+        configuration["active_workers"] = workers
+    if not _is_blank(record.get("location")):
+        configuration["location"] = _text(record["location"])
+    workflow: dict[str, Any] = {"model_url": url}
+    loras = _loras(record, problems)
+    if loras:
+        workflow["tools"] = {"loras": loras}
+    body: dict[str, Any] = {"name": name}
+    if not _is_blank(record.get("description")):
+        body["description"] = _text(record["description"])
+    body["configuration"] = configuration
+    body["workflow"] = workflow
+    return body
+
+
+def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = None) -> list[Row]:
+    """Validates every record; a valid row gets its body, payload and key, others an error."""
+    rows: list[Row] = []
+    first_of: dict[tuple[str | None, str], int] = {}
+    for number, record in enumerate(records, 1):
+        problems = _Problems()
+        team = team_id
+        if not _is_blank(record.get("team_id")):
+            team = _text(record["team_id"])
+        if LINE_ERROR in record:
+            problems.add("line", record[LINE_ERROR])
+            body: dict[str, Any] = {"name": ""}
+        else:
+            body = _body(record, problems)
+        name = body["name"]
+        if name and (team, name) in first_of:
+            owner = f" in team {team!r}" if team else ""
+            problems.add("name", f"{name!r} repeats row {first_of[(team, name)]}{owner}; "
+                         "names must be unique per team")  # fmt: skip
+        elif name:
+            first_of[(team, name)] = number
+        rows.append(_row(number, name, team, body, problems))
+    return rows
+
+
+def _row(number: int, name: str, team: str | None, body: dict, problems: _Problems) -> Row:
+    if problems:
+        return Row(number, name, team, error=f"row {number}: " + "; ".join(problems))
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return Row(number, name, team, body, payload, idempotency_key(team, name, payload))

@@ -1,0 +1,77 @@
+"""Seeing what happens: the progress bar while running, and the summary at the end."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from .results import STATUSES, Result
+
+__all__ = ["Progress", "describe_rows", "summarize"]
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules
+
+
+class Progress:
+    """A tqdm bar on stderr: done/total, created, failed. Hidden when stderr is no terminal."""
+
+    def __init__(self, total: int, *, enabled: bool) -> None:
+        self.counts: Counter[str] = Counter()
+        self._bar: Any = None
+        if not enabled or total == 0:
+            return
+        if _in_notebook():
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, unit="app", desc="apps")
+        else:
+            from tqdm import tqdm
+
+            # disable=None: off when stderr is not a terminal (CI logs, cron mail).
+            self._bar = tqdm(total=total, unit="app", desc="apps", file=sys.stderr, disable=None)
+
+    def add(self, result: Result) -> None:
+        self.counts[result.status] += 1
+        if self._bar is not None:
+            self._bar.update(1)
+            counts = self.counts
+            self._bar.set_postfix(created=counts["created"] + counts["exists"],
+                                  failed=counts["failed"], refresh=False)  # fmt: skip
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def summarize(frame: pd.DataFrame, *, elapsed: float, requests: int, retries: int,
+              adopted: int = 0, output: str | None = None) -> str:  # fmt: skip
+    counts = frame["status"].value_counts()
+    parts = [f"{counts[s]} {s}" for s in STATUSES if s in counts.index]
+    rate = requests / elapsed if elapsed > 0 else 0.0
+    lines = [
+        f"{len(frame)} rows: {', '.join(parts) or 'nothing to do'}",
+        f"{requests} requests in {elapsed:.1f} s ({rate:.1f}/s), {retries} retries"
+        + (f", {adopted} apps found after an ambiguous failure and adopted" if adopted else ""),
+    ]
+    if output:
+        lines.append(f"results: {output}")
+    return "\n".join(lines)
+
+
+def describe_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
+    """Every row when there are few; otherwise the rows that need attention, first ones."""
+    shown = frame if len(frame) <= limit else frame[~frame["status"].isin(["created", "exists",
+                                                                           "valid"])]  # fmt: skip
+    lines = []
+    for row, name, status, app_id, error in shown[["row", "name", "status", "app_id", "error"]
+                                                  ].head(limit).itertuples(index=False):  # fmt: skip
+        detail = app_id if status in ("created", "exists") else (error or "")
+        lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {'' if pd.isna(detail) else detail}")
+    if len(shown) > limit:
+        lines.append(f"  ... and {len(shown) - limit} more: see the results file")
+    return "\n".join(lines)

@@ -1,0 +1,235 @@
+"""Step 5b: the run. ``arun`` is the one async core; ``run`` is a thin wrapper around it.
+
+Rows stream from the manifest into a pool of ``concurrency`` workers through a
+rendezvous channel: no task per row is created up front, and a run that stops takes no
+new row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import anyio
+import pandas as pd
+
+from .client import Client
+from .config import ApiKey, resolve_settings
+from .control import RunControl
+from .directory import Directory, Unsettled
+from .errors import BulkError, UsageError
+from .journal import Journal, journal_path
+from .manifest import read_manifest
+from .pacing import Pacer, RetryBudget
+from .payloads import Row, build_rows
+from .progress import Progress, summarize
+from .results import Result, check_output, to_frame, write_results
+from .sender import Sender
+
+__all__ = ["arun"]
+
+GRACE_SECONDS = 10.0
+
+
+def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
+    checks = [
+        ("concurrency", concurrency, isinstance(concurrency, int) and concurrency >= 1,
+         "a whole number 1 or more, e.g. concurrency=8"),
+        ("rate", rate, isinstance(rate, int | float) and math.isfinite(rate) and rate >= 0,
+         "requests per second, 0 for no cap"),
+        ("max_retries", max_retries, isinstance(max_retries, int) and max_retries >= 0,
+         "a whole number 0 or more, e.g. max_retries=5"),
+        ("timeout", timeout, isinstance(timeout, int | float) and timeout > 0,
+         "seconds per request, more than 0, e.g. timeout=30"),
+    ]  # fmt: skip
+    for name, value, ok, fix in checks:
+        if not ok or isinstance(value, bool):
+            raise UsageError(f"{name} must be {fix}; got {value!r}")
+
+
+class _Run:
+    """The state of one run with a network: rows, results, and the pool that fills them."""
+
+    def __init__(self, rows: list[Row], results: list[Result | None], progress: Progress,
+                 journal: Journal, control: RunControl) -> None:  # fmt: skip
+        self.rows, self.results, self.progress = rows, results, progress
+        self.journal, self.control = journal, control
+        self.doubtful: set[int] = set()
+        self.started = time.monotonic()
+
+    def record(self, index: int, result: Result, *, journal: bool = True) -> None:
+        self.results[index] = result
+        if journal:
+            self.journal.result(self.rows[index], result)
+        self.progress.add(result)
+
+    def recall(self) -> None:
+        """Keeps what earlier runs created; marks what they may have created."""
+        earlier = self.journal.earlier.rows
+        for index, row in enumerate(self.rows):
+            prior = earlier.get((row.team, row.name))
+            if self.results[index] is not None or prior is None:
+                continue
+            if prior.app_id:
+                self.record(index, Result(row.number, row.name, "created", prior.app_id),
+                            journal=False)  # fmt: skip
+            elif prior.sent:
+                self.doubtful.add(index)
+
+    async def skip_existing(self, directory: Directory) -> None:
+        for index, row in enumerate(self.rows):
+            if self.results[index] is not None:
+                continue
+            try:
+                app_id = await directory.find(row.team, row.name, after=-math.inf)
+            except Unsettled as exc:
+                raise BulkError(f"--skip-existing could not list the apps: {exc}") from None
+            if app_id is not None:
+                self.record(index, Result(row.number, row.name, "exists", app_id))
+
+    async def pool(self, sender: Sender, concurrency: int) -> None:
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(self._watch, outer.cancel_scope)
+            send, receive = anyio.create_memory_object_stream[int](0)
+            async with anyio.create_task_group() as workers:
+                for _ in range(concurrency):
+                    workers.start_soon(self._worker, sender, receive.clone())
+                receive.close()
+                async with send:
+                    for index, result in enumerate(self.results):
+                        if self.control.stopping:
+                            break
+                        if result is None:
+                            await send.send(index)
+            outer.cancel_scope.cancel()
+
+    async def _worker(self, sender: Sender, receive: anyio.abc.ObjectReceiveStream[int]) -> None:
+        async with receive:
+            async for index in receive:
+                if self.control.stopping:
+                    continue
+                result = await sender.send(self.rows[index], in_doubt=index in self.doubtful,
+                                           since=self.started)  # fmt: skip
+                if result.status == "skipped" and result.attempts == 0:
+                    result = _unsent(self.rows[index], self.control)
+                self.record(index, result, journal=result.status != "skipped")
+
+    async def _watch(self, scope: anyio.CancelScope) -> None:
+        """After a stop request, in-flight requests get a grace period, then are abandoned."""
+        await self.control.wait_interrupted()
+        with anyio.move_on_after(self.control.grace):
+            await self.control.wait_abandoned()
+        scope.cancel()
+
+
+def _unsent(row: Row, control: RunControl) -> Result:
+    reason = control.reason or "the run stopped"
+    return Result(row.number, row.name, "skipped", error=f"not sent: {reason}",
+                  error_kind=control.reason_kind)  # fmt: skip
+
+
+async def arun(
+    manifest: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    api_key: str | ApiKey | None = None,
+    team_id: str | None = None,
+    concurrency: int = 8,
+    rate: float = 0,
+    max_retries: int = 5,
+    timeout: float = 30,
+    loras: str | os.PathLike[str] | pd.DataFrame | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+    resume: bool = False,
+    skip_existing: bool = False,
+    insecure: bool = False,
+    api_key_file: str | os.PathLike[str] | None = None,
+    control: RunControl | None = None,
+) -> pd.DataFrame:
+    """Creates one app per valid manifest row; returns one result row per manifest row.
+
+    ``frame.attrs`` carries ``summary`` (text), ``output`` (path or None) and
+    ``stopped`` (why the run stopped early, or None).
+    """
+    _check_arguments(concurrency, rate, max_retries, timeout)
+    out = check_output(output) if output is not None else None
+    if resume and out is None:
+        raise UsageError("resume needs output=: the journal lives beside the results file")
+    doc = read_manifest(manifest, loras=loras)
+    rows = build_rows(doc.records, team_id=team_id)
+    results: list[Result | None] = [
+        Result(r.number, r.name, "invalid", error=r.error, error_kind="validation")
+        if r.error else None
+        for r in rows
+    ]  # fmt: skip
+    settings = None if dry_run else resolve_settings(
+        base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure)
+    clock_start = time.monotonic()
+    control = control or RunControl()
+    stats = None
+    if dry_run:
+        results = [r or Result(row.number, row.name, "valid") for r, row in zip(results, rows)]
+    else:
+        assert settings is not None and settings.api_key is not None
+        stats = await _send_all(rows, results, doc.source, settings.base_url, settings.api_key,
+                                out, control, concurrency=concurrency, rate=rate,
+                                max_retries=max_retries, timeout=timeout, progress=progress,
+                                resume=resume, skip_existing=skip_existing)  # fmt: skip
+    final = [r or _unsent(row, control) for r, row in zip(results, rows)]
+    frame = to_frame(final)
+    if out is not None:
+        write_results(frame, out)
+    elapsed = time.monotonic() - clock_start
+    frame.attrs.update(
+        output=str(out) if out else None, stopped=control.reason, warnings=doc.warnings,
+        first_body=_first_body(rows),
+        summary=summarize(frame, elapsed=elapsed, requests=stats.requests if stats else 0,
+                          retries=stats.retries if stats else 0,
+                          adopted=stats.adopted if stats else 0,
+                          output=str(out) if out else None),
+    )  # fmt: skip
+    return frame
+
+
+def _first_body(rows: list[Row]) -> str | None:
+    body = next((r.body for r in rows if r.body is not None), None)
+    return None if body is None else json.dumps(body, indent=2, ensure_ascii=False)
+
+
+async def _send_all(rows: list[Row], results: list[Result | None], source: str, base_url: str,
+                    api_key: ApiKey, out: Path | None, control: RunControl, *, concurrency: int,
+                    rate: float, max_retries: int, timeout: float, progress: bool, resume: bool,
+                    skip_existing: bool):  # fmt: skip
+    journal = Journal(journal_path(out) if out else None, resume=resume)
+    bar = Progress(len(rows), enabled=progress)
+    for result in results:
+        if result is not None:
+            bar.add(result)
+    run = _Run(rows, results, bar, journal, control)
+    try:
+        journal.start(source, len(rows))
+        run.recall()
+        async with Client(base_url, api_key, timeout=timeout, pool=concurrency + 1) as client:
+            pacer = Pacer(rate=rate)
+            directory = Directory(client, pacer)
+            budget = RetryBudget()
+            sender = Sender(client, pacer, directory, journal, max_retries=max_retries,
+                            budget=budget, keep_going=lambda: not control.stopping,
+                            on_auth_failure=lambda e: control.halt(
+                                f"the API key was refused ({e})", kind="auth"),
+                            on_service_down=lambda e: control.halt(
+                                f"the service looks down: {e}", kind="server"))  # fmt: skip
+            if skip_existing:
+                await run.skip_existing(directory)
+            await run.pool(sender, concurrency)
+        if all(r is not None for r in results):
+            journal.end()
+    finally:
+        journal.close()
+        bar.close()
+    return sender.stats
