@@ -1,7 +1,7 @@
 """bulk: create many RunGen.AI apps from one manifest file, each exactly once.
 
-    import bulk
-    results = bulk.run("apps.csv", output="apps.results.csv")
+import bulk
+results = bulk.run("apps.csv", output="apps.results.csv")
 """
 
 from .config import ApiKey

@@ -37,57 +37,106 @@ def _share(text: str) -> float:
 
 
 def _create_parser(commands: Any) -> None:
-    p = commands.add_parser("create", help="create one app per manifest row",
-                            description="Create one RunGen.AI app per manifest row, exactly once.")
+    p = commands.add_parser(
+        "create",
+        help="create one app per manifest row",
+        description="Create one RunGen.AI app per manifest row, exactly once.",
+    )
     p.add_argument("manifest", help="the manifest: .csv, .parquet, .jsonl or .ndjson")
-    p.add_argument("-o", "--output", help="results file (.csv, .parquet, .jsonl); "
-                   "default: <manifest stem>.results.csv beside the manifest")
-    p.add_argument("--loras", metavar="PATH", help="long-form LoRA table joined on the app name "
-                   "(columns app, id, versionId, downloadUrl, name, weight)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="results file (.csv, .parquet, .jsonl); "
+        "default: <manifest stem>.results.csv beside the manifest",
+    )
+    p.add_argument(
+        "--loras",
+        metavar="PATH",
+        help="long-form LoRA table joined on the app name "
+        "(columns app, id, versionId, downloadUrl, name, weight)",
+    )
     p.add_argument("--team-id", help="team owning every app (a team_id column overrides it)")
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
-    p.add_argument("--rate", type=float, default=0,
-                   help="most requests per second, retries included (default 0: no cap)")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="most requests per second, retries included (default 0: no cap)",
+    )
     p.add_argument("--max-retries", type=int, default=5, help="retries per row (default 5)")
     p.add_argument("--timeout", type=float, default=30, help="seconds per request (default 30)")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--base-url", help="API base URL (default: $RUNGEN_BASE_URL, else "
-                       "https://api.rungen.ai)")
-    where.add_argument("--emulator", action="store_true",
-                       help="try it now: run against a built-in emulator on a loopback port")
-    p.add_argument("--api-key-file", metavar="PATH",
-                   help="file holding the API key (default: $RUNGEN_API_KEY)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="validate and build every body; send nothing")
-    p.add_argument("--resume", action="store_true",
-                   help="finish an earlier run of this manifest and output from its journal")
-    p.add_argument("--skip-existing", action="store_true",
-                   help="list the team's apps first; report rows whose name exists as 'exists'")
-    p.add_argument("--insecure", action="store_true",
-                   help="allow a plain-http base URL that is not a loopback address")
+    where.add_argument(
+        "--base-url", help="API base URL (default: $RUNGEN_BASE_URL, else https://api.rungen.ai)"
+    )
+    where.add_argument(
+        "--emulator",
+        action="store_true",
+        help="try it now: run against a built-in emulator on a loopback port",
+    )
+    p.add_argument(
+        "--api-key-file", metavar="PATH", help="file holding the API key (default: $RUNGEN_API_KEY)"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate and build every body; send nothing"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an earlier run of this manifest and output from its journal",
+    )
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="list the team's apps first; report rows whose name exists as 'exists'",
+    )
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a plain-http base URL that is not a loopback address",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_create)
 
 
 def _serve_parser(commands: Any) -> None:
-    p = commands.add_parser("serve", help="run the built-in API emulator",
-                            description="Run the RunGen.AI API emulator, with faults on demand.")
+    p = commands.add_parser(
+        "serve",
+        help="run the built-in API emulator",
+        description="Run the RunGen.AI API emulator, with faults on demand.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
     p.add_argument("--api-key", help="the key it accepts (default: a random one, printed)")
     p.add_argument("--rate-limit", type=float, default=0, help="requests/s per key, then 429")
-    p.add_argument("--retry-after", choices=("seconds", "date", "none"), default="seconds",
-                   help="form of the Retry-After header on 429 (default seconds)")
+    p.add_argument(
+        "--retry-after",
+        choices=("seconds", "date", "none"),
+        default="seconds",
+        help="form of the Retry-After header on 429 (default seconds)",
+    )
     p.add_argument("--error-rate", type=_share, default=0, help="share of 500/502/503/504")
-    p.add_argument("--drop-before", type=_share, default=0,
-                   help="share of connections dropped before the app is created")
-    p.add_argument("--drop-after", type=_share, default=0,
-                   help="share of connections dropped after the app is created")
+    p.add_argument(
+        "--drop-before",
+        type=_share,
+        default=0,
+        help="share of connections dropped before the app is created",
+    )
+    p.add_argument(
+        "--drop-after",
+        type=_share,
+        default=0,
+        help="share of connections dropped after the app is created",
+    )
     p.add_argument("--latency", type=float, default=0, help="seconds added to each answer")
-    p.add_argument("--no-idempotency", action="store_true",
-                   help="ignore Idempotency-Key headers, as some servers do")
-    p.add_argument("--envelope", action="store_true",
-                   help='answer {"data": {...}} as the live service does')
+    p.add_argument(
+        "--no-idempotency",
+        action="store_true",
+        help="ignore Idempotency-Key headers, as some servers do",
+    )
+    p.add_argument(
+        "--envelope", action="store_true", help='answer {"data": {...}} as the live service does'
+    )
     p.add_argument("--seed", type=int, help="seed of the fault draws")
     p.set_defaults(func=_serve)
 
@@ -108,32 +157,51 @@ async def _watch_signals(control: RunControl) -> None:
                 print("abandoning the requests in flight", file=sys.stderr)
                 control.abandon()
                 return
-            print(f"stopping: no new rows; waiting up to {control.grace:g} s for requests in "
-                  "flight (Ctrl-C again to abandon them)", file=sys.stderr)  # fmt: skip
+            print(
+                f"stopping: no new rows; waiting up to {control.grace:g} s for requests in "
+                "flight (Ctrl-C again to abandon them)",
+                file=sys.stderr,
+            )
             control.interrupt()
 
 
 async def _run_create(args: argparse.Namespace, control: RunControl) -> pd.DataFrame:
-    options = dict(output=args.output or default_output(args.manifest), loras=args.loras,
-                   team_id=args.team_id, concurrency=args.concurrency, rate=args.rate,
-                   max_retries=args.max_retries, timeout=args.timeout, dry_run=args.dry_run,
-                   progress=not args.quiet, resume=args.resume, skip_existing=args.skip_existing,
-                   insecure=args.insecure, control=control)  # fmt: skip
+    options = dict(
+        output=args.output or default_output(args.manifest),
+        loras=args.loras,
+        team_id=args.team_id,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+        dry_run=args.dry_run,
+        progress=not args.quiet,
+        resume=args.resume,
+        skip_existing=args.skip_existing,
+        insecure=args.insecure,
+        control=control,
+    )
     if not args.emulator:
-        return await arun(args.manifest, base_url=args.base_url,
-                          api_key_file=args.api_key_file, **options)  # fmt: skip
+        return await arun(
+            args.manifest, base_url=args.base_url, api_key_file=args.api_key_file, **options
+        )
     async with serve() as emulator:
         print(f"emulator: serving the RunGen.AI API at {emulator.url}", file=sys.stderr)
-        return await arun(args.manifest, base_url=emulator.url, api_key=emulator.api_key,
-                          **options)  # fmt: skip
+        return await arun(args.manifest, base_url=emulator.url, api_key=emulator.api_key, **options)
 
 
 async def _create_async(args: argparse.Namespace) -> tuple[pd.DataFrame, RunControl]:
     control = RunControl()
+    failure: BulkError | None = None
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(_watch_signals, control)
-        frame = await _run_create(args, control)
+        try:
+            frame = await _run_create(args, control)
+        except BulkError as exc:
+            failure = exc  # raised below, not wrapped in the task group's ExceptionGroup
         tasks.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
     return frame, control
 
 
@@ -157,14 +225,22 @@ def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    faults = Faults(rate_limit=args.rate_limit, retry_after=args.retry_after,
-                    error_rate=args.error_rate, drop_before=args.drop_before,
-                    drop_after=args.drop_after, latency=args.latency,
-                    idempotency=not args.no_idempotency, envelope=args.envelope, seed=args.seed)
+    faults = Faults(
+        rate_limit=args.rate_limit,
+        retry_after=args.retry_after,
+        error_rate=args.error_rate,
+        drop_before=args.drop_before,
+        drop_after=args.drop_after,
+        latency=args.latency,
+        idempotency=not args.no_idempotency,
+        envelope=args.envelope,
+        seed=args.seed,
+    )
 
     async def forever() -> None:
-        async with serve(api_key=args.api_key, faults=faults, host=args.host,
-                         port=args.port) as emulator:  # fmt: skip
+        async with serve(
+            api_key=args.api_key, faults=faults, host=args.host, port=args.port
+        ) as emulator:
             print(f"emulator: serving the RunGen.AI API at {emulator.url}", flush=True)
             if not args.api_key:
                 print(f"emulator: API key {emulator.api_key}", flush=True)

@@ -74,7 +74,9 @@ def _read_key_file(path: str | os.PathLike[str]) -> ApiKey:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"cannot read the API key file {os.fspath(path)!r}: {exc.strerror}") from None
+        raise ConfigError(
+            f"cannot read the API key file {os.fspath(path)!r}: {exc.strerror}"
+        ) from None
     try:
         return ApiKey(text)
     except ConfigError:

@@ -93,13 +93,28 @@ class Journal:
         self._write({"event": "start", "manifest": source, "rows": rows})
 
     def intent(self, row: Row) -> None:
-        self._write({"event": "intent", "row": row.number, "team": row.team, "name": row.name,
-                     "key": row.key})  # fmt: skip
+        self._write(
+            {
+                "event": "intent",
+                "row": row.number,
+                "team": row.team,
+                "name": row.name,
+                "key": row.key,
+            }
+        )
 
     def result(self, row: Row, result: Result) -> None:
-        self._write({"event": "result", "row": row.number, "team": row.team, "name": row.name,
-                     "status": result.status, "app_id": result.app_id,
-                     "error_kind": result.error_kind})  # fmt: skip
+        self._write(
+            {
+                "event": "result",
+                "row": row.number,
+                "team": row.team,
+                "name": row.name,
+                "status": result.status,
+                "app_id": result.app_id,
+                "error_kind": result.error_kind,
+            }
+        )
 
     def end(self) -> None:
         self._write({"event": "end"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,16 @@ from .errors import ManifestError
 
 __all__ = ["FIELDS", "LORA_FIELDS", "REQUIRED", "Manifest", "read_loras_table", "read_manifest"]
 
-FIELDS = ("name", "description", "gpu_tier", "active_workers", "location", "model_url", "loras",
-          "team_id")  # fmt: skip
+FIELDS = (
+    "name",
+    "description",
+    "gpu_tier",
+    "active_workers",
+    "location",
+    "model_url",
+    "loras",
+    "team_id",
+)
 REQUIRED = ("name", "gpu_tier", "model_url")
 LORA_FIELDS = ("id", "versionId", "downloadUrl", "name", "weight")
 ALIASES = {
@@ -36,10 +45,17 @@ ALIASES = {
 _NESTED = ("configuration", "workflow", "workflow.tools")
 # Set on a record whose source line could not be read at all.
 LINE_ERROR = "__line_error__"
+# Set on a record that gives a field under two names: ["field: ...", ...].
+CONFLICTS = "__conflicts__"
 # Set by the LoRA-table join: [(table row number, raw LoRA dict), ...].
 TABLE_LORAS = "__table_loras__"
-EXTENSIONS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-              ".ndjson": "jsonl"}  # fmt: skip
+EXTENSIONS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 @dataclass
@@ -53,9 +69,8 @@ def _format_of(path: Path, what: str) -> str:
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None:
         known = ", ".join(sorted(EXTENSIONS))
-        raise ManifestError(
-            f"{what} {str(path)!r}: unknown extension {path.suffix or '(none)'!r}; use one of {known}"
-        )
+        ext = path.suffix or "(none)"
+        raise ManifestError(f"{what} {str(path)!r}: unknown extension {ext!r}; use one of {known}")
     if not path.is_file():
         raise ManifestError(f"{what} {str(path)!r} not found")
     return kind
@@ -88,44 +103,68 @@ def _flatten(value: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _read_records(path: Path, what: str) -> list[dict[str, Any]]:
+def _read_csv(path: Path) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        # A row longer than the header would lose cells (or shift them into an index).
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            index_col=False,
+            encoding="utf-8-sig",
+        )
+
+
+def _read_records(path: Path, what: str) -> tuple[list[dict[str, Any]], list[Any]]:
     kind = _format_of(path, what)
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False,
-                                encoding="utf-8-sig")  # fmt: skip
-            return frame.to_dict("records")
-        if kind == "parquet":
+            frame = _read_csv(path)
+        elif kind == "parquet":
             # The Arrow backend hands back Python ints and lists, not floats and arrays.
-            return pd.read_parquet(path, dtype_backend="pyarrow").to_dict("records")
-        return _read_jsonl(path)
+            frame = pd.read_parquet(path, dtype_backend="pyarrow")
+        else:
+            records = _read_jsonl(path)
+            return records, _columns(records)
+        return frame.to_dict("records"), list(frame.columns)
     except pd.errors.EmptyDataError:
         raise ManifestError(f"{what} {str(path)!r} is empty") from None
     except UnicodeDecodeError:
         raise ManifestError(f"{what} {str(path)!r} is not UTF-8 text") from None
-    except (pd.errors.ParserError, pyarrow.ArrowException, ValueError, OSError) as exc:
+    except (
+        pd.errors.ParserError,
+        pd.errors.ParserWarning,
+        pyarrow.ArrowException,
+        ValueError,
+        OSError,
+    ) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ManifestError(f"{what} {str(path)!r} cannot be read as {kind}: {detail}") from None
+
+
+def _filled(value: Any) -> bool:
+    return value is not None and value != "" and value == value  # NaN != NaN
 
 
 def _canonical(records: list[dict[str, Any]], columns: Iterable[Any], what: str) -> list[str]:
     """Renames alias columns in place; returns warnings about columns bulk does not use."""
     renames = {c: ALIASES[c] for c in columns if c in ALIASES}
-    for target in set(renames.values()):
-        if target in columns and any(ALIASES.get(c) == target for c in columns):
-            raise ManifestError(f"{what}: both {target!r} and its alias are columns; keep one")
-    if renames:
-        for record in records:
-            for old, new in renames.items():
-                if old in record:
-                    record[new] = record.pop(old)
-    unknown = [str(c) for c in columns if c not in FIELDS and c not in ALIASES and c != LINE_ERROR]
-    return [f"{what}: column {c!r} is not used (known: {', '.join(FIELDS)})" for c in unknown]
+    for record in records if renames else ():
+        for old, new in renames.items():
+            if old not in record:
+                continue
+            value = record.pop(old)
+            if _filled(record.get(new)) and _filled(value):
+                record.setdefault(CONFLICTS, []).append(f"{new}: given twice, also as {old!r}")
+            elif _filled(value) or new not in record:
+                record[new] = value
+    unused = [str(c) for c in columns if c not in FIELDS and c not in ALIASES and c != LINE_ERROR]
+    return [f"{what}: column {c!r} is not used (known: {', '.join(FIELDS)})" for c in unused]
 
 
-def _columns(records: list[dict[str, Any]], frame_columns: Iterable[Any] | None) -> list[Any]:
-    if frame_columns is not None:
-        return list(frame_columns)
+def _columns(records: list[dict[str, Any]]) -> list[Any]:
     seen: dict[Any, None] = {}
     for record in records:
         seen.update(dict.fromkeys(record))
@@ -144,8 +183,7 @@ def read_manifest(
     else:
         path = Path(manifest)
         source = str(path)
-        records = _read_records(path, "manifest")
-        columns = _columns(records, None)
+        records, columns = _read_records(path, "manifest")
     if not columns and not records:
         raise ManifestError(f"manifest {source!r} has no rows and no columns")
     warnings = _canonical(records, columns, f"manifest {source!r}")
@@ -166,11 +204,10 @@ def read_loras_table(
 ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     """Reads the long-form LoRA table: one row per app and LoRA, keyed by app name."""
     if isinstance(table, pd.DataFrame):
-        source, records = "LoRA table", table.to_dict("records")
+        source, records, columns = "LoRA table", table.to_dict("records"), list(table.columns)
     else:
         source = f"LoRA table {str(table)!r}"
-        records = _read_records(Path(table), "LoRA table")
-    columns = _columns(records, None if not isinstance(table, pd.DataFrame) else table.columns)
+        records, columns = _read_records(Path(table), "LoRA table")
     missing = [c for c in ("app", *LORA_FIELDS) if c not in columns]
     if missing:
         raise ManifestError(
@@ -181,7 +218,9 @@ def read_loras_table(
     for row_no, record in enumerate(records, 1):
         app = str(record.get("app") or "").strip()
         if not app:
-            raise ManifestError(f"{source}: row {row_no}: 'app' is empty; name the app it belongs to")
+            raise ManifestError(
+                f"{source}: row {row_no}: 'app' is empty; name the app it belongs to"
+            )
         by_app.setdefault(app, []).append((row_no, {k: record.get(k) for k in LORA_FIELDS}))
     return by_app
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 # pandas' own dependency: list cells of a DataFrame may arrive as numpy arrays.
 import numpy
 
-from .manifest import LINE_ERROR, LORA_FIELDS, TABLE_LORAS
+from .manifest import CONFLICTS, LINE_ERROR, LORA_FIELDS, TABLE_LORAS
 
 __all__ = ["GPU_TIERS", "Row", "build_rows", "idempotency_key"]
 
@@ -70,8 +70,10 @@ def _show(value: Any) -> str:
 
 def _is_url(text: str) -> bool:
     parts = urlsplit(text)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and not any(
-        c.isspace() for c in text
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.netloc)
+        and not any(c.isspace() for c in text)
     )
 
 
@@ -115,10 +117,8 @@ def _weight(value: Any) -> float | None:
 def _lora_id(value: Any) -> str | None:
     if isinstance(value, bool) or _is_blank(value):
         return None
-    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
-        if not float(value).is_integer():
-            return None
-    return _text(value)
+    fraction = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+    return None if fraction and not float(value).is_integer() else _text(value)
 
 
 def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
@@ -129,9 +129,13 @@ def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
     if missing:
         problems.add(where, f"missing {', '.join(repr(f) for f in missing)}")
         return None
-    lora = {"id": _lora_id(raw["id"]), "versionId": _lora_id(raw["versionId"]),
-            "downloadUrl": _text(raw["downloadUrl"]), "name": _text(raw["name"]),
-            "weight": _weight(raw["weight"])}  # fmt: skip
+    lora = {
+        "id": _lora_id(raw["id"]),
+        "versionId": _lora_id(raw["versionId"]),
+        "downloadUrl": _text(raw["downloadUrl"]),
+        "name": _text(raw["name"]),
+        "weight": _weight(raw["weight"]),
+    }
     for f in ("id", "versionId"):
         if lora[f] is None:
             problems.add(where, f"{f} must be a whole number or a string, got {_show(raw[f])}")
@@ -149,8 +153,11 @@ def _lora_cell(value: Any, problems: _Problems) -> list[tuple[str, Any]]:
         try:
             value = json.loads(value)
         except ValueError as exc:
-            problems.add("loras", f"not valid JSON ({exc.msg} at char {exc.pos}); "
-                         "write a JSON array of LoRA objects, or leave the cell empty")  # fmt: skip
+            problems.add(
+                "loras",
+                f"not valid JSON ({exc.msg} at char {exc.pos}); "
+                "write a JSON array of LoRA objects, or leave the cell empty",
+            )
             return []
     if isinstance(value, Mapping) or not isinstance(value, (Sequence, numpy.ndarray)):
         problems.add("loras", f"must be a JSON array of LoRA objects, got {_show(value)}")
@@ -181,7 +188,9 @@ def _body(record: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
     name = _required(record, "name", problems)
     tier = _required(record, "gpu_tier", problems).upper()
     if tier and tier not in GPU_TIERS:
-        problems.add("gpu_tier", f"{_show(record['gpu_tier'])} is not one of {', '.join(GPU_TIERS)}")
+        problems.add(
+            "gpu_tier", f"{_show(record['gpu_tier'])} is not one of {', '.join(GPU_TIERS)}"
+        )
     url = _required(record, "model_url", problems)
     if url and not _is_url(url):
         problems.add("model_url", f"must be an http(s) URL, got {_show(url)}")
@@ -217,11 +226,15 @@ def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = No
             body: dict[str, Any] = {"name": ""}
         else:
             body = _body(record, problems)
+            problems.extend(record.get(CONFLICTS, ()))
         name = body["name"]
         if name and (team, name) in first_of:
             owner = f" in team {team!r}" if team else ""
-            problems.add("name", f"{name!r} repeats row {first_of[(team, name)]}{owner}; "
-                         "names must be unique per team")  # fmt: skip
+            problems.add(
+                "name",
+                f"{name!r} repeats row {first_of[(team, name)]}{owner}; "
+                "names must be unique per team",
+            )
         elif name:
             first_of[(team, name)] = number
         rows.append(_row(number, name, team, body, problems))

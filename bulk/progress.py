@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from .results import STATUSES, Result
+from .results import STATUSES, Result, Stats
 
 __all__ = ["Progress", "describe_rows", "summarize"]
 
@@ -40,23 +40,29 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
             counts = self.counts
-            self._bar.set_postfix(created=counts["created"] + counts["exists"],
-                                  failed=counts["failed"], refresh=False)  # fmt: skip
+            self._bar.set_postfix(
+                created=counts["created"] + counts["exists"], failed=counts["failed"], refresh=False
+            )
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
 
 
-def summarize(frame: pd.DataFrame, *, elapsed: float, requests: int, retries: int,
-              adopted: int = 0, output: str | None = None) -> str:  # fmt: skip
+def summarize(
+    frame: pd.DataFrame, *, elapsed: float, stats: Stats, output: str | None = None
+) -> str:
     counts = frame["status"].value_counts()
     parts = [f"{counts[s]} {s}" for s in STATUSES if s in counts.index]
-    rate = requests / elapsed if elapsed > 0 else 0.0
+    rate = stats.requests / elapsed if elapsed > 0 else 0.0
     lines = [
         f"{len(frame)} rows: {', '.join(parts) or 'nothing to do'}",
-        f"{requests} requests in {elapsed:.1f} s ({rate:.1f}/s), {retries} retries"
-        + (f", {adopted} apps found after an ambiguous failure and adopted" if adopted else ""),
+        f"{stats.requests} requests in {elapsed:.2f} s ({rate:.1f}/s), {stats.retries} retries"
+        + (
+            f", {stats.adopted} found after an ambiguous failure and adopted"
+            if stats.adopted
+            else ""
+        ),
     ]
     if output:
         lines.append(f"results: {output}")
@@ -65,13 +71,19 @@ def summarize(frame: pd.DataFrame, *, elapsed: float, requests: int, retries: in
 
 def describe_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
     """Every row when there are few; otherwise the rows that need attention, first ones."""
-    shown = frame if len(frame) <= limit else frame[~frame["status"].isin(["created", "exists",
-                                                                           "valid"])]  # fmt: skip
+    shown = (
+        frame
+        if len(frame) <= limit
+        else frame[~frame["status"].isin(["created", "exists", "valid"])]
+    )
     lines = []
-    for row, name, status, app_id, error in shown[["row", "name", "status", "app_id", "error"]
-                                                  ].head(limit).itertuples(index=False):  # fmt: skip
-        detail = app_id if status in ("created", "exists") else (error or "")
-        lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {'' if pd.isna(detail) else detail}")
+    for row, name, status, app_id, error in (
+        shown[["row", "name", "status", "app_id", "error"]].head(limit).itertuples(index=False)
+    ):
+        detail = app_id if status in ("created", "exists") else error
+        lines.append(
+            f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail if isinstance(detail, str) else ''}"
+        )
     if len(shown) > limit:
         lines.append(f"  ... and {len(shown) - limit} more: see the results file")
     return "\n".join(lines)

@@ -12,12 +12,26 @@ import pandas as pd
 
 from .errors import UsageError
 
-__all__ = ["COLUMNS", "STATUSES", "SUCCESS", "Result", "default_output", "to_frame", "write_results"]
+__all__ = [
+    "COLUMNS",
+    "STATUSES",
+    "SUCCESS",
+    "Result",
+    "Stats",
+    "default_output",
+    "to_frame",
+    "write_results",
+]
 
 STATUSES = ("created", "exists", "failed", "invalid", "skipped", "valid")
 SUCCESS = frozenset({"created", "exists", "valid"})
-FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl",
-           ".ndjson": "jsonl"}  # fmt: skip
+FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 @dataclass(slots=True)
@@ -30,6 +44,15 @@ class Result:
     attempts: int = 0
     error: str | None = None
     error_kind: str | None = None
+
+
+@dataclass(slots=True)
+class Stats:
+    """What a run sent, for its summary."""
+
+    requests: int = 0
+    retries: int = 0
+    adopted: int = 0  # found by a listing after an ambiguous failure
 
 
 COLUMNS = tuple(f.name for f in fields(Result))
@@ -50,8 +73,10 @@ def check_output(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         known = ", ".join(sorted(FORMATS))
-        raise UsageError(f"output {str(path)!r}: unknown extension {path.suffix or '(none)'!r}; "
-                         f"use one of {known}")  # fmt: skip
+        raise UsageError(
+            f"output {str(path)!r}: unknown extension {path.suffix or '(none)'!r}; "
+            f"use one of {known}"
+        )
     if not path.parent.is_dir():
         raise UsageError(f"output {str(path)!r}: folder {str(path.parent)!r} does not exist")
     return path

@@ -11,13 +11,13 @@ import json
 import math
 import os
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import anyio
 import pandas as pd
 
 from .client import Client
-from .config import ApiKey, resolve_settings
+from .config import ApiKey, Settings, resolve_settings
 from .control import RunControl
 from .directory import Directory, Unsettled
 from .errors import BulkError, UsageError
@@ -26,7 +26,7 @@ from .manifest import read_manifest
 from .pacing import Pacer, RetryBudget
 from .payloads import Row, build_rows
 from .progress import Progress, summarize
-from .results import Result, check_output, to_frame, write_results
+from .results import Result, Stats, check_output, to_frame, write_results
 from .sender import Sender
 
 __all__ = ["arun"]
@@ -36,15 +36,31 @@ GRACE_SECONDS = 10.0
 
 def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
     checks = [
-        ("concurrency", concurrency, isinstance(concurrency, int) and concurrency >= 1,
-         "a whole number 1 or more, e.g. concurrency=8"),
-        ("rate", rate, isinstance(rate, int | float) and math.isfinite(rate) and rate >= 0,
-         "requests per second, 0 for no cap"),
-        ("max_retries", max_retries, isinstance(max_retries, int) and max_retries >= 0,
-         "a whole number 0 or more, e.g. max_retries=5"),
-        ("timeout", timeout, isinstance(timeout, int | float) and timeout > 0,
-         "seconds per request, more than 0, e.g. timeout=30"),
-    ]  # fmt: skip
+        (
+            "concurrency",
+            concurrency,
+            isinstance(concurrency, int) and concurrency >= 1,
+            "a whole number 1 or more, e.g. concurrency=8",
+        ),
+        (
+            "rate",
+            rate,
+            isinstance(rate, int | float) and math.isfinite(rate) and rate >= 0,
+            "requests per second, 0 for no cap",
+        ),
+        (
+            "max_retries",
+            max_retries,
+            isinstance(max_retries, int) and max_retries >= 0,
+            "a whole number 0 or more, e.g. max_retries=5",
+        ),
+        (
+            "timeout",
+            timeout,
+            isinstance(timeout, int | float) and timeout > 0,
+            "seconds per request, more than 0, e.g. timeout=30",
+        ),
+    ]
     for name, value, ok, fix in checks:
         if not ok or isinstance(value, bool):
             raise UsageError(f"{name} must be {fix}; got {value!r}")
@@ -53,8 +69,14 @@ def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: f
 class _Run:
     """The state of one run with a network: rows, results, and the pool that fills them."""
 
-    def __init__(self, rows: list[Row], results: list[Result | None], progress: Progress,
-                 journal: Journal, control: RunControl) -> None:  # fmt: skip
+    def __init__(
+        self,
+        rows: list[Row],
+        results: list[Result | None],
+        progress: Progress,
+        journal: Journal,
+        control: RunControl,
+    ) -> None:
         self.rows, self.results, self.progress = rows, results, progress
         self.journal, self.control = journal, control
         self.doubtful: set[int] = set()
@@ -74,8 +96,9 @@ class _Run:
             if self.results[index] is not None or prior is None:
                 continue
             if prior.app_id:
-                self.record(index, Result(row.number, row.name, "created", prior.app_id),
-                            journal=False)  # fmt: skip
+                self.record(
+                    index, Result(row.number, row.name, "created", prior.app_id), journal=False
+                )
             elif prior.sent:
                 self.doubtful.add(index)
 
@@ -111,8 +134,9 @@ class _Run:
             async for index in receive:
                 if self.control.stopping:
                     continue
-                result = await sender.send(self.rows[index], in_doubt=index in self.doubtful,
-                                           since=self.started)  # fmt: skip
+                result = await sender.send(
+                    self.rows[index], in_doubt=index in self.doubtful, since=self.started
+                )
                 if result.status == "skipped" and result.attempts == 0:
                     result = _unsent(self.rows[index], self.control)
                 self.record(index, result, journal=result.status != "skipped")
@@ -127,8 +151,20 @@ class _Run:
 
 def _unsent(row: Row, control: RunControl) -> Result:
     reason = control.reason or "the run stopped"
-    return Result(row.number, row.name, "skipped", error=f"not sent: {reason}",
-                  error_kind=control.reason_kind)  # fmt: skip
+    return Result(
+        row.number, row.name, "skipped", error=f"not sent: {reason}", error_kind=control.reason_kind
+    )
+
+
+@dataclass(frozen=True)
+class _Options:
+    concurrency: int
+    rate: float
+    max_retries: int
+    timeout: float
+    progress: bool
+    resume: bool
+    skip_existing: bool
 
 
 async def arun(
@@ -153,8 +189,8 @@ async def arun(
 ) -> pd.DataFrame:
     """Creates one app per valid manifest row; returns one result row per manifest row.
 
-    ``frame.attrs`` carries ``summary`` (text), ``output`` (path or None) and
-    ``stopped`` (why the run stopped early, or None).
+    ``frame.attrs`` carries ``summary`` (text), ``output`` (path or None), ``stopped``
+    (why the run stopped early, or None), ``warnings`` and ``first_body``.
     """
     _check_arguments(concurrency, rate, max_retries, timeout)
     out = check_output(output) if output is not None else None
@@ -162,38 +198,36 @@ async def arun(
         raise UsageError("resume needs output=: the journal lives beside the results file")
     doc = read_manifest(manifest, loras=loras)
     rows = build_rows(doc.records, team_id=team_id)
-    results: list[Result | None] = [
-        Result(r.number, r.name, "invalid", error=r.error, error_kind="validation")
-        if r.error else None
-        for r in rows
-    ]  # fmt: skip
-    settings = None if dry_run else resolve_settings(
-        base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure)
-    clock_start = time.monotonic()
     control = control or RunControl()
-    stats = None
-    if dry_run:
-        results = [r or Result(row.number, row.name, "valid") for r, row in zip(results, rows)]
-    else:
-        assert settings is not None and settings.api_key is not None
-        stats = await _send_all(rows, results, doc.source, settings.base_url, settings.api_key,
-                                out, control, concurrency=concurrency, rate=rate,
-                                max_retries=max_retries, timeout=timeout, progress=progress,
-                                resume=resume, skip_existing=skip_existing)  # fmt: skip
-    final = [r or _unsent(row, control) for r, row in zip(results, rows)]
-    frame = to_frame(final)
+    started = time.monotonic()
+    stats = Stats()
+    results: list[Result | None] = [_checked(row, dry_run) for row in rows]
+    if not dry_run:
+        settings = resolve_settings(
+            base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure
+        )
+        options = _Options(concurrency, rate, max_retries, timeout, progress, resume, skip_existing)
+        journal = Journal(journal_path(out) if out else None, resume=resume)
+        stats = await _send_all(rows, results, doc.source, settings, journal, control, options)
+    frame = to_frame([r or _unsent(row, control) for r, row in zip(results, rows, strict=True)])
     if out is not None:
         write_results(frame, out)
-    elapsed = time.monotonic() - clock_start
     frame.attrs.update(
-        output=str(out) if out else None, stopped=control.reason, warnings=doc.warnings,
+        output=str(out) if out else None,
+        stopped=control.reason,
+        warnings=doc.warnings,
         first_body=_first_body(rows),
-        summary=summarize(frame, elapsed=elapsed, requests=stats.requests if stats else 0,
-                          retries=stats.retries if stats else 0,
-                          adopted=stats.adopted if stats else 0,
-                          output=str(out) if out else None),
-    )  # fmt: skip
+        summary=summarize(
+            frame, elapsed=time.monotonic() - started, stats=stats, output=str(out) if out else None
+        ),
+    )
     return frame
+
+
+def _checked(row: Row, dry_run: bool) -> Result | None:
+    if row.error:
+        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
+    return Result(row.number, row.name, "valid") if dry_run else None
 
 
 def _first_body(rows: list[Row]) -> str | None:
@@ -201,35 +235,52 @@ def _first_body(rows: list[Row]) -> str | None:
     return None if body is None else json.dumps(body, indent=2, ensure_ascii=False)
 
 
-async def _send_all(rows: list[Row], results: list[Result | None], source: str, base_url: str,
-                    api_key: ApiKey, out: Path | None, control: RunControl, *, concurrency: int,
-                    rate: float, max_retries: int, timeout: float, progress: bool, resume: bool,
-                    skip_existing: bool):  # fmt: skip
-    journal = Journal(journal_path(out) if out else None, resume=resume)
-    bar = Progress(len(rows), enabled=progress)
-    for result in results:
-        if result is not None:
-            bar.add(result)
+async def _send_all(
+    rows: list[Row],
+    results: list[Result | None],
+    source: str,
+    settings: Settings,
+    journal: Journal,
+    control: RunControl,
+    options: _Options,
+) -> Stats:
+    bar = Progress(len(rows), enabled=options.progress)
     run = _Run(rows, results, bar, journal, control)
     try:
+        for result in results:
+            if result is not None:
+                bar.add(result)
         journal.start(source, len(rows))
         run.recall()
-        async with Client(base_url, api_key, timeout=timeout, pool=concurrency + 1) as client:
-            pacer = Pacer(rate=rate)
-            directory = Directory(client, pacer)
-            budget = RetryBudget()
-            sender = Sender(client, pacer, directory, journal, max_retries=max_retries,
-                            budget=budget, keep_going=lambda: not control.stopping,
-                            on_auth_failure=lambda e: control.halt(
-                                f"the API key was refused ({e})", kind="auth"),
-                            on_service_down=lambda e: control.halt(
-                                f"the service looks down: {e}", kind="server"))  # fmt: skip
-            if skip_existing:
-                await run.skip_existing(directory)
-            await run.pool(sender, concurrency)
+        assert settings.api_key is not None
+        async with Client(
+            settings.base_url,
+            settings.api_key,
+            timeout=options.timeout,
+            pool=options.concurrency + 1,
+        ) as client:
+            sender = _sender(client, journal, control, options)
+            if options.skip_existing:
+                await run.skip_existing(sender.directory)
+            await run.pool(sender, options.concurrency)
         if all(r is not None for r in results):
             journal.end()
     finally:
         journal.close()
         bar.close()
     return sender.stats
+
+
+def _sender(client: Client, journal: Journal, control: RunControl, options: _Options) -> Sender:
+    pacer = Pacer(rate=options.rate)
+    return Sender(
+        client,
+        pacer,
+        Directory(client, pacer),
+        journal,
+        max_retries=options.max_retries,
+        budget=RetryBudget(),
+        keep_going=lambda: not control.stopping,
+        on_auth_failure=lambda e: control.halt(f"the API key was refused ({e})", kind="auth"),
+        on_service_down=lambda e: control.halt(f"the service looks down: {e}", kind="server"),
+    )

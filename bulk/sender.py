@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import anyio
 
@@ -19,17 +18,10 @@ from .directory import Directory, Unsettled
 from .journal import Journal
 from .pacing import Pacer, RetryBudget
 from .payloads import Row
-from .results import Result
+from .results import Result, Stats
 from .retrying import send_policy
 
-__all__ = ["Sender", "Stats"]
-
-
-@dataclass
-class Stats:
-    requests: int = 0
-    retries: int = 0
-    adopted: int = 0
+__all__ = ["Sender"]
 
 
 class _Attempts:
@@ -56,7 +48,9 @@ class _Attempts:
         try:
             app_id = await sender.directory.find(row.team, row.name, after=after)
         except Unsettled as exc:
-            return Reply("final", "ambiguous", error=f"may have been created; could not check: {exc}")
+            return Reply(
+                "final", "ambiguous", error=f"may have been created; could not check: {exc}"
+            )
         if app_id is None:
             return None
         sender.stats.adopted += 1
@@ -144,8 +138,12 @@ def _result(row: Row, reply: Reply, attempts: int, stopped: bool) -> Result:
         return Result(row.number, row.name, "created", reply.app_id, reply.status, attempts)
     if reply.kind == "stopped" or (stopped and reply.action == "retry"):
         # Not settled, but not given up on either: the run stopped. --resume goes on.
-        error = "not sent: the run stopped" if reply.kind == "stopped" else (
-            f"not retried: the run stopped; last answer: {reply.error}")
+        error = (
+            "not sent: the run stopped"
+            if reply.kind == "stopped"
+            else (f"not retried: the run stopped; last answer: {reply.error}")
+        )
         return Result(row.number, row.name, "skipped", None, reply.status, attempts, error)
-    return Result(row.number, row.name, "failed", None, reply.status, attempts, reply.error,
-                  reply.kind)  # fmt: skip
+    return Result(
+        row.number, row.name, "failed", None, reply.status, attempts, reply.error, reply.kind
+    )

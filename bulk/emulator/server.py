@@ -24,16 +24,19 @@ __all__ = ["Emulator", "make_app", "serve"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
 LORA_TYPES = {"id": str, "versionId": str, "downloadUrl": str, "name": str, "weight": (int, float)}
-BAD_GATEWAY = (b"<html><head><title>502 Bad Gateway</title></head><body><center>"
-               b"<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>")  # fmt: skip
+BAD_GATEWAY = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><center>"
+    b"<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
 USER_ID = "user_emulated"
+EMULATOR = web.AppKey("emulator", "Emulator")
 
 
 def _missing(field: str) -> str:
     return f"Invalid request body. Missing required field: '{field}'."
 
 
-def check_body(body: Any) -> str | None:  # noqa: C901 - one flat list of the docs' rules
+def check_body(body: Any) -> str | None:
     """The docs' 400 answers: the first problem found, or None."""
     if not isinstance(body, dict):
         return "Invalid request body. Expected a JSON object."
@@ -43,7 +46,9 @@ def check_body(body: Any) -> str | None:  # noqa: C901 - one flat list of the do
     if not isinstance(config, dict):
         return _missing("configuration")
     if config.get("gpu_tier") not in GPU_TIERS:
-        return "Invalid request body. 'configuration.gpu_tier' must be one of " + ", ".join(GPU_TIERS)
+        return "Invalid request body. 'configuration.gpu_tier' must be one of " + ", ".join(
+            GPU_TIERS
+        )
     workers = config.get("active_workers")
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)):
         return "Invalid request body. 'configuration.active_workers' must be an integer."
@@ -59,7 +64,9 @@ def check_body(body: Any) -> str | None:  # noqa: C901 - one flat list of the do
             if not isinstance(lora, dict) or field not in lora:
                 return _missing(f"workflow.tools.loras[{i}].{field}")
             if not isinstance(lora[field], kind) or isinstance(lora[field], bool):
-                return f"Invalid request body. 'workflow.tools.loras[{i}].{field}' has a wrong type."
+                return (
+                    f"Invalid request body. 'workflow.tools.loras[{i}].{field}' has a wrong type."
+                )
     return None
 
 
@@ -88,19 +95,30 @@ class Emulator:
     def store(self, owner: str, body: dict[str, Any]) -> dict[str, Any]:
         app_id = f"app_{next(self._ids):06d}"
         now = datetime.now(UTC).isoformat()
-        loras = [{k: lora[k] for k in ("id", "name", "weight")}
-                 for lora in (body["workflow"].get("tools") or {}).get("loras", [])]  # fmt: skip
+        loras = [
+            {k: lora[k] for k in ("id", "name", "weight")}
+            for lora in (body["workflow"].get("tools") or {}).get("loras", [])
+        ]
         config = body["configuration"]
         app = {
-            "id": app_id, "name": body["name"], "description": body.get("description"),
-            "configuration": {"gpu_tier": config["gpu_tier"],
-                              "active_workers": config.get("active_workers", 0),
-                              "location": config.get("location")},
+            "id": app_id,
+            "name": body["name"],
+            "description": body.get("description"),
+            "configuration": {
+                "gpu_tier": config["gpu_tier"],
+                "active_workers": config.get("active_workers", 0),
+                "location": config.get("location"),
+            },
             "workflow": {"model_url": body["workflow"]["model_url"], "tools": {"loras": loras}},
-            "status": "STOPPED", "created_at": now, "updated_at": now, "created_by": USER_ID,
-            "owner_team_id": None if owner == USER_ID else owner, "owner_user_id": USER_ID,
-            "jobs": 0, "workers": 0,
-        }  # fmt: skip
+            "status": "STOPPED",
+            "created_at": now,
+            "updated_at": now,
+            "created_by": USER_ID,
+            "owner_team_id": None if owner == USER_ID else owner,
+            "owner_user_id": USER_ID,
+            "jobs": 0,
+            "workers": 0,
+        }
         self.apps.setdefault(owner, {})[app_id] = app
         self.record.created[(owner, body["name"])] += 1
         return app
@@ -133,8 +151,12 @@ class Emulator:
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, body=json.dumps(data).encode(),
-                        content_type="application/json", headers=headers)  # fmt: skip
+    return web.Response(
+        status=status,
+        body=json.dumps(data).encode(),
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 def _drop(request: web.Request, emulator: Emulator, when: str) -> web.Response:
@@ -145,7 +167,7 @@ def _drop(request: web.Request, emulator: Emulator, when: str) -> web.Response:
 
 
 async def _post_app(request: web.Request) -> web.Response:
-    emu: Emulator = request.app["emulator"]
+    emu: Emulator = request.app[EMULATOR]
     emu.record.posts += 1
     emu.record.post_times.append(asyncio.get_running_loop().time())
     if emu.faults.latency:
@@ -168,8 +190,13 @@ async def _post_app(request: web.Request) -> web.Response:
     except ValueError:
         return _json(400, {"error": "Invalid request body. Expected JSON."})
     emu.record.bodies.append(body)
-    emu.record.headers.append({k: v for k, v in request.headers.items()
-                               if k.lower() in ("content-type", "idempotency-key", "x-team-id")})
+    emu.record.headers.append(
+        {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() in ("content-type", "idempotency-key", "x-team-id")
+        }
+    )
     problem = check_body(body)
     if problem:
         return _json(400, {"error": problem})
@@ -186,8 +213,9 @@ def _deny(request: web.Request, emu: Emulator) -> web.Response | None:
         return _json(403, {"error": "Unauthorized access. Invalid API key."})
     wait = emu.throttle(key)
     if wait:
-        return _json(429, {"error": "Too many requests."},
-                     retry_after_header(wait, emu.faults.retry_after))  # fmt: skip
+        return _json(
+            429, {"error": "Too many requests."}, retry_after_header(wait, emu.faults.retry_after)
+        )
     return None
 
 
@@ -201,7 +229,7 @@ def _server_error(emu: Emulator) -> web.Response | None:
 
 
 async def _list_apps(request: web.Request) -> web.Response:
-    emu: Emulator = request.app["emulator"]
+    emu: Emulator = request.app[EMULATOR]
     emu.record.gets += 1
     denied = _deny(request, emu)
     if denied is not None:
@@ -210,7 +238,7 @@ async def _list_apps(request: web.Request) -> web.Response:
 
 
 async def _get_app(request: web.Request) -> web.Response:
-    emu: Emulator = request.app["emulator"]
+    emu: Emulator = request.app[EMULATOR]
     emu.record.gets += 1
     denied = _deny(request, emu)
     if denied is not None:
@@ -224,13 +252,13 @@ async def _get_app(request: web.Request) -> web.Response:
 @web.middleware
 async def _count_statuses(request: web.Request, handler: Any) -> web.StreamResponse:
     response = await handler(request)
-    request.app["emulator"].record.statuses[response.status] += 1
+    request.app[EMULATOR].record.statuses[response.status] += 1
     return response
 
 
 def make_app(emulator: Emulator) -> web.Application:
     app = web.Application(middlewares=[_count_statuses])
-    app["emulator"] = emulator
+    app[EMULATOR] = emulator
     app.router.add_post("/app", _post_app)
     app.router.add_get("/app", _list_apps)
     app.router.add_get("/app/{app_id}", _get_app)
@@ -239,9 +267,12 @@ def make_app(emulator: Emulator) -> web.Application:
 
 @contextlib.asynccontextmanager
 async def serve(
-    *, api_key: str | None = None, faults: Faults | None = None, host: str = "127.0.0.1",
+    *,
+    api_key: str | None = None,
+    faults: Faults | None = None,
+    host: str = "127.0.0.1",
     port: int = 0,
-) -> AsyncIterator[Emulator]:  # fmt: skip
+) -> AsyncIterator[Emulator]:
     """Runs the emulator on ``host:port`` (0: a free port) while the block runs."""
     emulator = Emulator(api_key or secrets.token_urlsafe(24), faults or Faults())
     runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)

@@ -1,0 +1,151 @@
+"""The pacer and the retry budget, on an injected clock: no test here waits."""
+
+from __future__ import annotations
+
+import math
+
+import anyio
+import pytest
+
+from bulk.pacing import Pacer, RetryBudget
+
+from .conftest import FakeClock, max_in_window
+
+pytestmark = pytest.mark.anyio
+
+
+async def admit(pacer: Pacer, n: int) -> list[float]:
+    return [await pacer.acquire() for _ in range(n)]
+
+
+async def test_no_cap_and_no_throttle_admits_at_once(clock):
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    await admit(pacer, 100)
+    assert clock.slept == [] and pacer.rate == math.inf
+
+
+async def test_fixed_cap_spaces_requests(clock):
+    pacer = Pacer(rate=10, clock=clock, sleep=clock.sleep)
+    times = await admit(pacer, 50)
+    assert max_in_window(times, 1.0) <= 11
+    assert times[-1] - times[0] == pytest.approx(4.9)
+
+
+async def test_cap_is_shared_by_concurrent_workers(clock):
+    pacer = Pacer(rate=5, clock=clock, sleep=clock.sleep)
+    times: list[float] = []
+
+    async def worker():
+        for _ in range(10):
+            times.append(await pacer.acquire())
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(8):
+            tg.start_soon(worker)
+    assert len(times) == 80 and max_in_window(times, 1.0) <= 6
+    assert max_in_window(times, 10.0) <= 51
+
+
+async def test_retry_after_pauses_every_new_request(clock):
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    sent = await pacer.acquire()
+    pacer.on_throttle(sent_at=sent, retry_after=3.0)
+    assert await pacer.acquire() >= sent + 3.0
+
+
+async def test_a_pause_that_arrives_while_waiting_sends_the_waiter_back_in_line():
+    clock = FakeClock()
+    pacer = Pacer(rate=1, clock=clock, sleep=clock.sleep)
+    first = await pacer.acquire()
+
+    async def sleep_then_pause(seconds):
+        pacer.paused_until = clock.now + 5  # a 429 with Retry-After came in meanwhile
+        pacer._sleep = clock.sleep
+        await clock.sleep(seconds)
+
+    pacer._sleep = sleep_then_pause
+    assert await pacer.acquire() >= first + 5
+
+
+async def test_throttle_cuts_the_rate_then_it_recovers_along_the_cubic_curve(clock):
+    pacer = Pacer(rate=0, clock=clock, sleep=clock.sleep)
+    pacer.measured = 40.0
+    pacer.on_throttle(sent_at=clock(), retry_after=None)
+    assert pacer.rate == pytest.approx(28.0)  # beta 0.7 of what was sent
+    rates = []
+    for _ in range(80):
+        clock.now += 0.1
+        pacer.measured = 100.0  # the pool could send more: only the curve limits it
+        pacer.on_success()
+        rates.append(pacer.rate)
+    assert rates == sorted(rates)
+    k = (40 * 0.3 / 0.4) ** (1 / 3)
+    near_plateau = rates[int(k * 10) - 1]
+    assert near_plateau == pytest.approx(40.0, abs=0.5)  # back at the throttled rate...
+    assert rates[15] - rates[10] < rates[5] - rates[0]  # ...slowly near it, fast below it
+    assert rates[-1] > 40.0  # and probing beyond it after a while
+
+
+async def test_many_429s_from_one_burst_cut_the_rate_once(clock):
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    pacer.measured = 50.0
+    sent = [await pacer.acquire() for _ in range(8)]
+    clock.now += 0.01
+    for s in sent:
+        pacer.on_throttle(sent_at=s)
+    assert pacer.rate == pytest.approx(35.0)
+    later = await pacer.acquire()
+    clock.now += 0.01
+    pacer.on_throttle(sent_at=later)
+    assert pacer.rate == pytest.approx(35.0 * 0.7)
+
+
+async def test_cap_still_backs_off_and_is_never_exceeded(clock):
+    pacer = Pacer(rate=10, clock=clock, sleep=clock.sleep)
+    pacer.measured = 10.0
+    pacer.on_throttle(sent_at=clock())
+    assert pacer.rate == pytest.approx(7.0)
+    for _ in range(200):
+        clock.now += 0.5
+        pacer.measured = 1000.0
+        pacer.on_success()
+    assert pacer.rate == 10
+
+
+async def test_early_throttle_estimates_the_rate_from_the_open_bucket(clock):
+    pacer = Pacer(clock=clock, sleep=clock.sleep)
+    for _ in range(10):
+        await pacer.acquire()
+        clock.now += 0.02
+    pacer.on_throttle(sent_at=clock())
+    assert pacer.rate == pytest.approx(0.7 * 10 / 0.2)
+
+
+def test_rate_must_not_be_negative():
+    with pytest.raises(ValueError, match="rate must be 0"):
+        Pacer(rate=-1)
+
+
+def test_budget_trips_when_nearly_everything_fails():
+    budget = RetryBudget(window=20)
+    for _ in range(19):
+        budget.record(ok=False)
+    assert not budget.exhausted  # not enough evidence yet
+    budget.record(ok=False)
+    assert budget.exhausted and budget.describe() == "20 of the last 20 attempts failed"
+
+
+def test_budget_never_trips_on_a_minority_of_failures():
+    budget = RetryBudget(window=20)
+    for i in range(10_000):
+        budget.record(ok=i % 4 != 0)  # a quarter fail
+        assert not budget.exhausted
+
+
+def test_budget_recovers_when_answers_come_back():
+    budget = RetryBudget(window=10)
+    for _ in range(10):
+        budget.record(ok=False)
+    for _ in range(2):
+        budget.record(ok=True)
+    assert not budget.exhausted
