@@ -60,7 +60,9 @@ class Pacer:
         return min(self._cap, self._adaptive)
 
     async def acquire(self) -> float:
-        """Waits for a slot; returns the moment the request was admitted."""
+        """Waits for a slot; returns when the slot was given, under the rate then in force.
+
+        A 429 for a request whose slot predates the last decrease says nothing new."""
         while True:
             now = self._clock()
             slot = max(now, self._next, self.paused_until)
@@ -73,7 +75,7 @@ class Pacer:
                 break
             # A Retry-After arrived while this slot was waiting: queue again behind it.
         self._count(max(slot, self._clock()))
-        return slot
+        return now
 
     def _count(self, now: float) -> None:
         elapsed = now - self._bucket_start
@@ -83,26 +85,29 @@ class Pacer:
             self._bucket_start, self._bucket_count = now, 0
         self._bucket_count += 1
 
+    def _sending(self, now: float) -> float:
+        """Requests per second the pool is sending: the smoothed rate, or the open bucket's
+        while it is higher (early in a run, before the first bucket has closed)."""
+        return max(self.measured, self._bucket_count / max(now - self._bucket_start, 0.05))
+
     def on_success(self) -> None:
         if self._adaptive == math.inf:
             return
-        elapsed = self._clock() - self._last_decrease
-        cubic = self._scale * (elapsed - self._k) ** 3 + self._w_max
+        now = self._clock()
+        cubic = self._scale * (now - self._last_decrease - self._k) ** 3 + self._w_max
         # Never run far ahead of what the pool actually manages to send.
-        ceiling = max(2 * self.measured, self._min_rate)
+        ceiling = 2 * self._sending(now)
         self._adaptive = max(self._min_rate, min(cubic, ceiling))
 
     def on_throttle(self, *, sent_at: float, retry_after: float | None = None) -> None:
-        """A 429 for a request admitted at ``sent_at``."""
+        """A 429 for a request whose slot ``acquire`` gave at ``sent_at``."""
         now = self._clock()
         self.throttles += 1
         if retry_after is not None and retry_after > 0:
             self.paused_until = max(self.paused_until, now + retry_after)
         if sent_at < self._last_decrease:
             return  # sent before the last decrease: that decrease already answered it
-        # What the pool was really sending; early in a run, before the first bucket closes.
-        sending = self.measured or self._bucket_count / max(now - self._bucket_start, 0.1)
-        self._w_max = max(min(self.rate, sending), self._min_rate)
+        self._w_max = max(min(self.rate, self._sending(now)), self._min_rate)
         self._k = (self._w_max * (1 - self._beta) / self._scale) ** (1 / 3)
         self._adaptive = max(self._min_rate, self._w_max * self._beta)
         self._last_decrease = now

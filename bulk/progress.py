@@ -81,9 +81,8 @@ def describe_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
         shown[["row", "name", "status", "app_id", "error"]].head(limit).itertuples(index=False)
     ):
         detail = app_id if status in ("created", "exists") else error
-        lines.append(
-            f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail if isinstance(detail, str) else ''}"
-        )
+        detail = detail if isinstance(detail, str) else ""
+        lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail}")
     if len(shown) > limit:
         lines.append(f"  ... and {len(shown) - limit} more: see the results file")
     return "\n".join(lines)

@@ -39,8 +39,15 @@ APPS = [
     ("Claymation avatars", "Stop-motion look avatars", "STANDARD", "2", "us-west", SDXL, [CLAY]),
     ("Noir posters", "Film posters in neon noir", " performance ", "1", "", FLUX, [NEON]),
     ("Ultra renders", "Tier that does not exist", "ULTRA", "1", "", FLUX, []),
-    ("Mixed styles", "Three LoRAs at once", "PERFORMANCE", "4", "eu-west", SDXL,
-     [PIXEL, INK, CLAY]),
+    (
+        "Mixed styles",
+        "Three LoRAs at once",
+        "PERFORMANCE",
+        "4",
+        "eu-west",
+        SDXL,
+        [PIXEL, INK, CLAY],
+    ),
     ("Plain SD", "", "BASIC", "", "", SD15, []),
     ("Princess pixels", "Two LoRAs", "STANDARD", "1.0", "", SDXL, [DISNEY, PIXEL]),
     ("Catalogue", "Catalogue images", "BASIC", "2", "us-east", FLUX, []),
@@ -48,8 +55,15 @@ APPS = [
     ("Ink and clay", "", "STANDARD", "", "us-west", SDXL, [INK, CLAY]),
     ("Neon cities", "Cityscapes at night", "PERFORMANCE", "2", "", FLUX, [NEON]),
     ("Marketing banners", "", "STANDARD", "1", "eu-west", FLUX, []),
-    ("Hub shorthand", "model_url is not an http(s) URL", "BASIC", "", "", "hf://stabilityai/sdxl",
-     []),
+    (
+        "Hub shorthand",
+        "model_url is not an http(s) URL",
+        "BASIC",
+        "",
+        "",
+        "hf://stabilityai/sdxl",
+        [],
+    ),
     ("Comic panels", "Comic book panels", "STANDARD", "1", "", SDXL, [INK, NEON, PIXEL]),
     ("Pet portraits", "", "BASIC", "0", "", SD15, [CLAY]),
     ("Architecture", "Architectural visualisation", "PERFORMANCE", "3", "us-east", FLUX, []),
@@ -84,15 +98,20 @@ def write_companion():
 
 
 def write_parquet():
-    struct = pa.struct([(f, pa.string()) for f in ("id", "versionId", "downloadUrl", "name")]
-                       + [("weight", pa.float64())])
-    table = pa.table({
-        **{c: [app[i] for app in APPS] for i, c in enumerate(COLUMNS[:6])},
-        # A native list cannot be cut short: the broken row's LoRA has no weight here.
-        "loras": pa.array([[{**DISNEY, "weight": None}] if a[6] == "BROKEN" else a[6]
-                           for a in APPS],
-                          type=pa.list_(struct)),
-    })
+    struct = pa.struct(
+        [(f, pa.string()) for f in ("id", "versionId", "downloadUrl", "name")]
+        + [("weight", pa.float64())]
+    )
+    table = pa.table(
+        {
+            **{c: [app[i] for app in APPS] for i, c in enumerate(COLUMNS[:6])},
+            # A native list cannot be cut short: the broken row's LoRA has no weight here.
+            "loras": pa.array(
+                [[{**DISNEY, "weight": None}] if a[6] == "BROKEN" else a[6] for a in APPS],
+                type=pa.list_(struct),
+            ),
+        }
+    )
     pq.write_table(table, HERE / "apps.parquet")
 
 
@@ -107,14 +126,23 @@ def write_jsonl():
                 config["active_workers"] = float(workers) if "." in workers else int(workers)
             if loc:
                 config["location"] = loc
-            body = {"name": name, "configuration": config,
-                    "workflow": {"model_url": url, "tools": {"loras": loras}}}
+            body = {
+                "name": name,
+                "configuration": config,
+                "workflow": {"model_url": url, "tools": {"loras": loras}},
+            }
             if desc:
                 body["description"] = desc
             if i % 2:  # every other line in the flat form, to show both
-                body = {"name": name, "description": desc, "gpu_tier": tier,
-                        "active_workers": workers, "location": loc, "model_url": url,
-                        "loras": loras}
+                body = {
+                    "name": name,
+                    "description": desc,
+                    "gpu_tier": tier,
+                    "active_workers": workers,
+                    "location": loc,
+                    "model_url": url,
+                    "loras": loras,
+                }
             out.write(json.dumps(body) + "\n")
 
 

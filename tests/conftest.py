@@ -32,19 +32,30 @@ def anyio_backend() -> str:
 
 
 class FakeClock:
-    """A clock that only moves when something sleeps on it: tests never wait."""
+    """Virtual time: it moves only when the earliest sleeper is due, so tests never wait
+    and concurrent sleepers see one consistent clock."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.slept: list[float] = []
+        self._due: list[float] = []
 
     def __call__(self) -> float:
         return self.now
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
-        self.now += max(seconds, 0.0)
-        await asyncio.sleep(0)
+        due = self.now + max(seconds, 0.0)
+        self._due.append(due)
+        await asyncio.sleep(0)  # a checkpoint, as every real sleep is
+        try:
+            while self.now < due:
+                for _ in range(3):  # let every runnable task reach its own sleep first
+                    await asyncio.sleep(0)
+                if due <= min(self._due):
+                    self.now = due
+        finally:
+            self._due.remove(due)
 
 
 @pytest.fixture

@@ -70,7 +70,8 @@ class Record:
     headers: list[dict[str, str]] = field(default_factory=list)  # POST headers of interest
     replays: int = 0
     drops: Counter[str] = field(default_factory=Counter)
-    post_times: list[float] = field(default_factory=list)
+    post_times: list[float] = field(default_factory=list)  # arrival of each POST
+    post_answers: list[tuple[float, int]] = field(default_factory=list)  # (time, status)
 
     def duplicates(self) -> dict[tuple[str, str], int]:
         return {key: n for key, n in self.created.items() if n > 1}

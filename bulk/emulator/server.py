@@ -252,7 +252,10 @@ async def _get_app(request: web.Request) -> web.Response:
 @web.middleware
 async def _count_statuses(request: web.Request, handler: Any) -> web.StreamResponse:
     response = await handler(request)
-    request.app[EMULATOR].record.statuses[response.status] += 1
+    record = request.app[EMULATOR].record
+    record.statuses[response.status] += 1
+    if request.method == "POST":
+        record.post_answers.append((asyncio.get_running_loop().time(), response.status))
     return response
 
 

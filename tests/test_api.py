@@ -1,0 +1,88 @@
+"""The public interface users' scripts depend on: names, signatures, exports."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import bulk
+
+PUBLIC = [
+    "ApiKey",
+    "BulkError",
+    "ConfigError",
+    "ManifestError",
+    "RunControl",
+    "UsageError",
+    "__version__",
+    "arun",
+    "run",
+]
+RUN_OPTIONS = [
+    "output",
+    "base_url",
+    "api_key",
+    "team_id",
+    "concurrency",
+    "rate",
+    "max_retries",
+    "timeout",
+    "loras",
+    "dry_run",
+    "progress",
+]
+
+
+def test_top_level_exports():
+    assert sorted(bulk.__all__) == sorted(PUBLIC)
+    for name in PUBLIC:
+        assert hasattr(bulk, name)
+
+
+def test_every_module_declares_all_and_it_is_true():
+    for info in pkgutil.walk_packages(bulk.__path__, "bulk."):
+        module = importlib.import_module(info.name)
+        if info.name == "bulk.__main__":
+            continue
+        assert hasattr(module, "__all__"), info.name
+        for name in module.__all__:
+            assert hasattr(module, name), f"{info.name}.{name}"
+
+
+def test_run_and_arun_have_the_documented_signature():
+    for fn in (bulk.run, bulk.arun):
+        params = inspect.signature(fn).parameters
+        assert list(params)[: len(RUN_OPTIONS) + 1] == ["manifest", *RUN_OPTIONS]
+        assert all(p.kind is p.KEYWORD_ONLY for name, p in params.items() if name != "manifest")
+        defaults = {name: p.default for name, p in params.items()}
+        assert defaults | {"manifest": None} == defaults | {
+            "manifest": None,
+            "output": None,
+            "base_url": None,
+            "api_key": None,
+            "team_id": None,
+            "concurrency": 8,
+            "rate": 0,
+            "max_retries": 5,
+            "timeout": 30,
+            "loras": None,
+            "dry_run": False,
+            "progress": True,
+        }
+    assert inspect.signature(bulk.run).parameters == inspect.signature(bulk.arun).parameters
+    assert inspect.iscoroutinefunction(bulk.arun) and not inspect.iscoroutinefunction(bulk.run)
+
+
+def test_emulator_is_kept_apart_from_the_client():
+    import ast
+    import pathlib
+
+    client_side = pathlib.Path(bulk.__file__).parent
+    for path in client_side.glob("*.py"):
+        if path.name == "cli.py":
+            continue  # the CLI offers --emulator, the one place that joins the two
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert "emulator" not in (node.module or ""), path.name

@@ -1,0 +1,81 @@
+"""Settings and secrets: the key from the environment or a file, never shown."""
+
+from __future__ import annotations
+
+import pytest
+
+import bulk
+from bulk.config import ApiKey, check_base_url, resolve_settings
+from bulk.errors import ConfigError
+
+SECRET = "sk-very-secret-123"
+
+
+def test_explicit_arguments_win_over_the_environment(tmp_path):
+    env = {"RUNGEN_API_KEY": "from-env", "RUNGEN_BASE_URL": "https://env.example"}
+    s = resolve_settings(environ=env)
+    assert s.api_key.reveal() == "from-env" and s.base_url == "https://env.example"
+    key = tmp_path / "key"
+    key.write_text("  from-file\n")
+    s = resolve_settings(base_url="https://arg.example/", api_key_file=key, environ=env)
+    assert s.api_key.reveal() == "from-file" and s.base_url == "https://arg.example"
+    assert resolve_settings(api_key="arg", environ=env).api_key.reveal() == "arg"
+    assert resolve_settings(api_key="k", environ={}).base_url == "https://api.rungen.ai"
+
+
+def test_no_key_is_a_clear_error():
+    with pytest.raises(ConfigError, match="RUNGEN_API_KEY"):
+        resolve_settings(environ={})
+
+
+def test_empty_key_file(tmp_path):
+    (tmp_path / "k").write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        resolve_settings(api_key_file=tmp_path / "k", environ={})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://localhost",
+        "http://[::1]:9",
+        "https://api.rungen.ai",
+        "http://127.8.0.1",
+    ],
+)
+def test_allowed_base_urls(url):
+    assert check_base_url(url) == url
+
+
+@pytest.mark.parametrize("url", ["http://api.rungen.ai", "http://10.0.0.1", "ftp://x", "nope"])
+def test_refused_base_urls(url):
+    with pytest.raises(ConfigError):
+        check_base_url(url)
+    if url.startswith("http://"):
+        assert check_base_url(url, insecure=True) == url
+
+
+def test_key_never_shows_in_repr_str_or_settings():
+    key = ApiKey(SECRET)
+    settings = resolve_settings(api_key=key, environ={})
+    for text in (repr(key), str(key), repr(settings), f"{key}", str(settings)):
+        assert SECRET not in text
+    assert key.redact(f"echo {SECRET}!") == "echo ***!"
+
+
+def test_client_errors_do_not_carry_the_key(tmp_path):
+    """An unreachable server: the errors in the results name no key."""
+    path = tmp_path / "m.csv"
+    path.write_text("name,gpu_tier,model_url\na,BASIC,https://h/x\n")
+    result = bulk.run(
+        path,
+        base_url="http://127.0.0.1:9",
+        api_key=SECRET,
+        max_retries=0,
+        progress=False,
+        output=tmp_path / "r.csv",
+    )
+    assert result.status.tolist() == ["failed"] and result.error_kind.tolist() == ["network"]
+    for f in tmp_path.iterdir():
+        assert SECRET not in f.read_text()

@@ -1,0 +1,215 @@
+"""Issue 3's promises, end to end: faults, rate limits, kills, resumes, re-runs."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections import Counter
+
+import pandas as pd
+import pytest
+
+import bulk
+from bulk.emulator import Faults
+
+from .conftest import KEY, cli_env, run_cli, wait_for
+
+URL = "https://huggingface.co/x/y"
+
+
+def manifest(tmp_path, n, name="m.csv"):
+    path = tmp_path / name
+    pd.DataFrame(
+        {"name": [f"app-{i:04d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
+    ).to_csv(path, index=False)
+    return path
+
+
+def assert_exactly_once(emu, results, n):
+    created = emu.record.created
+    assert len(created) == n and set(created.values()) == {1}, emu.record.duplicates()
+    assert (results["status"] == "created").all(), results[results.status != "created"]
+    by_name = {a["name"]: a["id"] for a in emu.apps["user_emulated"].values()}
+    assert dict(zip(results["name"], results["app_id"], strict=True)) == by_name
+
+
+@pytest.mark.parametrize("idempotency", [True, False], ids=["server-dedupes", "server-ignores"])
+def test_every_row_created_exactly_once_through_faults(tmp_path, emulator_thread, idempotency):
+    faults = Faults(
+        error_rate=0.15,
+        drop_before=0.1,
+        drop_after=0.15,
+        rate_limit=150,
+        idempotency=idempotency,
+        seed=7,
+    )
+    path = manifest(tmp_path, 120)
+    with emulator_thread(faults) as emu:
+        results = bulk.run(
+            path,
+            base_url=emu.url,
+            api_key=KEY,
+            concurrency=12,
+            max_retries=10,
+            progress=False,
+            output=tmp_path / "r.csv",
+        )
+        assert emu.record.drops["after"] > 0 and emu.record.drops["before"] > 0
+        assert emu.record.statuses[503] + emu.record.statuses[500] > 0
+        assert_exactly_once(emu, results, 120)
+        if not idempotency:
+            assert emu.record.replays == 0
+    assert results.attrs["summary"].count("adopted") == 1
+
+
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_rate_limit_with_retry_after_in_both_forms(tmp_path, emulator_thread, form):
+    path = manifest(tmp_path, 40)
+    with emulator_thread(Faults(rate_limit=20, retry_after=form)) as emu:
+        done = run_cli(
+            "create", str(path), "--concurrency", "8", cwd=tmp_path, env=cli_env(emu.url)
+        )
+        throttled = emu.record.statuses[429]
+        assert throttled > 0 and emu.record.duplicates() == {}
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = pd.read_csv(tmp_path / "m.results.csv")
+    assert (results.status == "created").all()
+
+
+def test_unlimited_run_settles_under_the_servers_limit_with_few_429s(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 300)
+    with emulator_thread(Faults(rate_limit=100, retry_after="none")) as emu:
+        results = bulk.run(path, base_url=emu.url, api_key=KEY, concurrency=16, progress=False)
+        answers = sorted(emu.record.post_answers)
+    assert (results.status == "created").all()
+    # The first burst finds the limit; after that the shared pacer keeps under it. Without
+    # a pool-wide adaptive pacer, 16 workers against a 100/s limit are mostly refused.
+    later = [status for _, status in answers[len(answers) // 2 :]]
+    assert later.count(429) <= 0.1 * len(later), Counter(later)
+
+
+def test_service_down_trips_the_retry_budget(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 200)
+    with emulator_thread(Faults(error_rate=1.0, seed=1)) as emu:
+        done = run_cli(
+            "create",
+            str(path),
+            "--concurrency",
+            "8",
+            "--max-retries",
+            "3",
+            cwd=tmp_path,
+            env=cli_env(emu.url),
+        )
+        posts = emu.record.posts
+    assert done.returncode == 1
+    assert "stopped early: the service looks down" in done.stderr
+    results = pd.read_csv(tmp_path / "m.results.csv")
+    assert posts < 150  # not 200 rows x 4 attempts
+    assert (results.status == "skipped").sum() > 100
+    assert "Traceback" not in done.stderr
+
+
+def test_skip_existing_sends_no_post_for_existing_names(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 10)
+    with emulator_thread() as emu:
+        first = bulk.run(path, base_url=emu.url, api_key=KEY, progress=False)
+        manifest(tmp_path, 14)  # the nightly manifest grew by four apps
+        posts_before = emu.record.posts
+        done = run_cli("create", str(path), "--skip-existing", cwd=tmp_path, env=cli_env(emu.url))
+        assert emu.record.posts - posts_before == 4 and emu.record.duplicates() == {}
+        gets = emu.record.gets
+    assert done.returncode == 0, done.stderr
+    assert gets == 1  # listed once
+    results = pd.read_csv(tmp_path / "m.results.csv")
+    assert (results.status[:10] == "exists").all() and (results.status[10:] == "created").all()
+    assert results.app_id[:10].tolist() == first.app_id.tolist()
+
+
+def test_plain_http_to_a_remote_host_needs_insecure(tmp_path):
+    path = manifest(tmp_path, 1)
+    with pytest.raises(bulk.ConfigError, match="plain http"):
+        bulk.run(path, base_url="http://api.example.com", api_key=KEY, progress=False)
+    result = bulk.run(
+        path,
+        base_url="http://api.example.com",
+        api_key=KEY,
+        dry_run=True,
+        insecure=True,
+        progress=False,
+    )
+    assert result.status.tolist() == ["valid"]
+
+
+def _journal(tmp_path):
+    path = tmp_path / "m.results.journal.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
+
+
+def _start(tmp_path, url):
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulk", "create", "m.csv", "-q", "--concurrency", "6"],
+        cwd=tmp_path,
+        env=cli_env(url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_sigkill_mid_run_then_resume_creates_every_row_once(tmp_path, emulator_thread):
+    manifest(tmp_path, 120)
+    faults = Faults(latency=0.05, drop_after=0.1, idempotency=False, seed=3)
+    with emulator_thread(faults) as emu:
+        proc = _start(tmp_path, emu.url)
+        wait_for(
+            lambda: sum(e["event"] == "result" for e in _journal(tmp_path)) >= 30,
+            what="30 rows journalled",
+        )
+        proc.kill()
+        proc.wait(10)
+        killed_at = len(emu.record.created)
+        assert killed_at < 120
+        intents = Counter(e["name"] for e in _journal(tmp_path) if e["event"] == "intent")
+        done = run_cli(
+            "create", "m.csv", "--resume", "--concurrency", "6", cwd=tmp_path, env=cli_env(emu.url)
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        results = pd.read_csv(tmp_path / "m.results.csv")
+        assert_exactly_once(emu, results, 120)
+    assert intents  # the killed run had recorded its intents before its POSTs
+
+
+def test_sigint_stops_cleanly_then_resume_finishes(tmp_path, emulator_thread):
+    manifest(tmp_path, 150)
+    with emulator_thread(Faults(latency=0.05)) as emu:
+        proc = _start(tmp_path, emu.url)
+        wait_for(lambda: len(emu.record.created) >= 20, what="20 apps created")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err
+        assert "To finish: python -m bulk create m.csv -q --concurrency 6 --resume" in err
+        results = pd.read_csv(tmp_path / "m.results.csv")
+        assert (results.status == "skipped").sum() > 0
+        created = results[results.status == "created"]
+        assert len(created) == len(emu.record.created)  # in-flight requests were let finish
+        done = run_cli("create", "m.csv", "--resume", cwd=tmp_path, env=cli_env(emu.url))
+        assert done.returncode == 0, done.stderr
+        assert_exactly_once(emu, pd.read_csv(tmp_path / "m.results.csv"), 150)
+
+
+def test_unfinished_journal_refuses_a_fresh_run(tmp_path, emulator_thread):
+    manifest(tmp_path, 60)
+    with emulator_thread(Faults(latency=0.05)) as emu:
+        proc = _start(tmp_path, emu.url)
+        wait_for(lambda: len(emu.record.created) >= 5, what="5 apps created")
+        proc.kill()
+        proc.wait(10)
+        done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
+    assert done.returncode == 2
+    assert "an earlier run stopped before its end" in done.stderr and "--resume" in done.stderr
