@@ -14,6 +14,7 @@ from bulk.directory import Directory
 from bulk.journal import Journal
 from bulk.pacing import Pacer, RetryBudget
 from bulk.payloads import build_rows
+from bulk.retrying import THROTTLE_ALLOWANCE
 from bulk.sender import Sender
 
 from .conftest import FakeClock
@@ -239,3 +240,27 @@ def test_parse_retry_after(value, seconds):
 
 def test_parse_retry_after_date():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=lambda: 1445412480.0) == 10.0
+
+
+@pytest.mark.parametrize("status", [404, 409, 422])
+async def test_other_final_answers_are_not_retried(harness, mocked, status):
+    mocked.post(APP, status=status, payload={"error": "no"})
+    result = await harness.send()
+    assert len(sent(mocked)) == 1
+    assert (result.status, result.error_kind, result.http_status) == ("failed", "client", status)
+
+
+async def test_endless_429s_end_as_rate_limited(clock, mocked):
+    harness = Harness(clock, max_retries=2)
+    mocked.post(APP, status=429, repeat=True)
+    result = await harness.send()
+    assert result.error_kind == "rate_limited" and result.status == "failed"
+    assert result.attempts == 2 + 1 + THROTTLE_ALLOWANCE
+
+
+async def test_503s_end_as_server_after_the_rows_retries(clock, mocked):
+    harness = Harness(clock, max_retries=2)
+    mocked.post(APP, status=503, repeat=True)
+    result = await harness.send()
+    assert (result.error_kind, result.attempts) == ("server", 3)
+    assert len(harness.clock.slept) == 2  # a backoff before each retry, on the fake clock

@@ -308,3 +308,28 @@ def test_progress_bar_shows_on_a_terminal(tmp_path, emulator_thread):
     os.close(leader)
     assert proc.returncode == 0
     assert b"3/3" in shown and b"created=3" in shown
+
+
+@pytest.mark.anyio
+async def test_rows_stream_into_a_pool_over_pooled_connections(tmp_path):
+    """No task per row up front, and one pooled session: few tasks, few sockets."""
+    import asyncio
+
+    import anyio
+
+    path = manifest(tmp_path, 300)
+    most = 0
+
+    async def watch():
+        nonlocal most
+        while True:
+            most = max(most, len(asyncio.all_tasks()))
+            await anyio.sleep(0.001)
+
+    async with serve(api_key=KEY) as emu, anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        result = await bulk.arun(path, base_url=emu.url, api_key=KEY, concurrency=4, progress=False)
+        tg.cancel_scope.cancel()
+    assert (result.status == "created").all() and emu.record.posts == 300
+    assert most < 40  # 4 workers, their server handlers and the run's own few tasks
+    assert len(emu.record.peers) <= 5  # connections were reused, not one per request

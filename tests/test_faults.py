@@ -213,3 +213,96 @@ def test_unfinished_journal_refuses_a_fresh_run(tmp_path, emulator_thread):
         done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
     assert done.returncode == 2
     assert "an earlier run stopped before its end" in done.stderr and "--resume" in done.stderr
+
+
+def test_second_ctrl_c_abandons_requests_in_flight_then_resume_settles_them(
+    tmp_path, emulator_thread
+):
+    manifest(tmp_path, 40)
+    with emulator_thread(Faults(latency=4.0, idempotency=False)) as emu:
+        proc = _start(tmp_path, emu.url)
+        wait_for(lambda: emu.record.posts >= 6, what="6 requests in flight")
+        proc.send_signal(signal.SIGINT)
+        first = proc.stderr.readline()  # the run says it heard the first Ctrl-C
+        assert "Ctrl-C again to abandon" in first, first
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=3.5)  # well before the slow answers arrive
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        results = pd.read_csv(tmp_path / "m.results.csv")
+        assert (results.status == "skipped").all()
+        wait_for(lambda: len(emu.record.created) == 6, what="the abandoned requests to land")
+        emu.faults.latency = 0
+        done = run_cli("create", "m.csv", "--resume", cwd=tmp_path, env=cli_env(emu.url))
+        assert done.returncode == 0, done.stderr
+        assert_exactly_once(emu, pd.read_csv(tmp_path / "m.results.csv"), 40)
+        assert "6 found after an ambiguous failure and adopted" in done.stdout
+
+
+def test_ambiguous_failures_share_a_few_listings(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 100)
+    with emulator_thread(Faults(drop_after=0.3, idempotency=False, seed=11)) as emu:
+        results = bulk.run(
+            path, base_url=emu.url, api_key=KEY, concurrency=8, progress=False, max_retries=8
+        )
+        drops, gets = emu.record.drops["after"], emu.record.gets
+        assert_exactly_once(emu, results, 100)
+    assert drops >= 15 and gets <= drops / 3, (drops, gets)
+
+
+def test_serve_command_plays_the_faults_it_is_given(tmp_path):
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bulk",
+            "serve",
+            "--port",
+            "0",
+            "--api-key",
+            "k1",
+            "--rate-limit",
+            "2",
+            "--retry-after",
+            "date",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("emulator: serving the RunGen.AI API at http://127.0.0.1:")
+        url = line.split(" at ")[1].strip()
+        body = json.dumps(
+            {
+                "name": "a",
+                "configuration": {"gpu_tier": "BASIC"},
+                "workflow": {"model_url": "https://x/y"},
+            }
+        ).encode()
+        statuses, after = [], None
+        for _ in range(4):
+            request = urllib.request.Request(
+                f"{url}/app",
+                data=body,
+                method="POST",
+                headers={"x-api-key": "k1", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    statuses.append(answer.status)
+            except urllib.error.HTTPError as exc:
+                statuses.append(exc.code)
+                after = exc.headers.get("Retry-After")
+        assert statuses[:2] == [201, 201] and 429 in statuses
+        assert after is not None and after.endswith("GMT")
+        bad = urllib.request.Request(f"{url}/app", headers={"x-api-key": "wrong"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=10)
+        assert refused.value.code == 403
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    assert proc.returncode == 0

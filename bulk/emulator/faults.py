@@ -69,6 +69,7 @@ class Record:
     bodies: list[dict[str, Any]] = field(default_factory=list)  # POST bodies, as received
     headers: list[dict[str, str]] = field(default_factory=list)  # POST headers of interest
     replays: int = 0
+    peers: set[tuple[str, int]] = field(default_factory=set)  # client sockets seen
     drops: Counter[str] = field(default_factory=Counter)
     post_times: list[float] = field(default_factory=list)  # arrival of each POST
     post_answers: list[tuple[float, int]] = field(default_factory=list)  # (time, status)

@@ -11,6 +11,7 @@ import itertools
 import json
 import random
 import secrets
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -170,6 +171,7 @@ async def _post_app(request: web.Request) -> web.Response:
     emu: Emulator = request.app[EMULATOR]
     emu.record.posts += 1
     emu.record.post_times.append(asyncio.get_running_loop().time())
+    raw = await request.read()  # before the latency: a client that then hangs up is too late
     if emu.faults.latency:
         await asyncio.sleep(emu.faults.latency)
     denied = _deny(request, emu)
@@ -186,7 +188,7 @@ async def _post_app(request: web.Request) -> web.Response:
     if failure is not None:
         return failure
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except ValueError:
         return _json(400, {"error": "Invalid request body. Expected JSON."})
     emu.record.bodies.append(body)
@@ -254,6 +256,8 @@ async def _count_statuses(request: web.Request, handler: Any) -> web.StreamRespo
     response = await handler(request)
     record = request.app[EMULATOR].record
     record.statuses[response.status] += 1
+    if request.transport is not None:
+        record.peers.add(request.transport.get_extra_info("peername")[:2])
     if request.method == "POST":
         record.post_answers.append((asyncio.get_running_loop().time(), response.status))
     return response
@@ -275,15 +279,17 @@ async def serve(
     faults: Faults | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Emulator]:
     """Runs the emulator on ``host:port`` (0: a free port) while the block runs."""
     emulator = Emulator(api_key or secrets.token_urlsafe(24), faults or Faults())
     runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     bound = runner.addresses[0]
-    emulator.url = f"http://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
+    scheme = "https" if ssl_context else "http"
+    emulator.url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
     try:
         yield emulator
     finally:
