@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from .manifest import CONFLICTS, LINE_ERROR, LORA_FIELDS, TABLE_LORAS
 __all__ = ["GPU_TIERS", "Row", "build_rows", "idempotency_key"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(slots=True)
@@ -70,11 +72,7 @@ def _show(value: Any) -> str:
 
 def _is_url(text: str) -> bool:
     parts = urlsplit(text)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.netloc)
-        and not any(c.isspace() for c in text)
-    )
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not _SPACE.search(text)
 
 
 class _Problems(list):

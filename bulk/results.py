@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
@@ -59,7 +59,11 @@ COLUMNS = tuple(f.name for f in fields(Result))
 
 
 def to_frame(results: Sequence[Result]) -> pd.DataFrame:
-    frame = pd.DataFrame([astuple(r) for r in results], columns=list(COLUMNS))
+    rows = [
+        (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
+        for r in results
+    ]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame = frame.astype({"row": "int64", "attempts": "int64", "http_status": "Int64"})
     return frame.astype({c: "string" for c in ("name", "status", "app_id", "error", "error_kind")})
 

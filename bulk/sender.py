@@ -34,7 +34,7 @@ class _Attempts:
         self.doubt = doubt  # moment after which a listing can settle the row's fate
         self.attempts = self.throttled = 0
 
-    async def __call__(self) -> Reply:
+    async def run(self) -> Reply:
         if self.doubt is not None:
             found = await self.settle()
             if found is not None:
@@ -86,7 +86,7 @@ class Sender:
     async def send(self, row: Row, *, in_doubt: bool = False, since: float = 0.0) -> Result:
         """Creates the row's app; ``in_doubt`` when an earlier run may have created it."""
         attempts = _Attempts(self, row, since if in_doubt else None)
-        reply = await self._policy.copy()(attempts)
+        reply = await self._policy.copy()(attempts.run)
         if reply.action == "reconcile":
             # Out of retries, or stopping, with the last request in doubt: one last look.
             attempts.doubt = self._clock()
