@@ -284,15 +284,17 @@ def test_progress_bar_hidden_when_stderr_is_not_a_terminal(tmp_path, emulator_th
     assert "3 created" in done.stdout and "requests in" in done.stdout
 
 
-def test_progress_bar_shows_on_a_terminal(tmp_path, emulator_thread):
+@pytest.mark.parametrize("quiet", [False, True])
+def test_progress_bar_shows_on_a_terminal_unless_quiet(tmp_path, emulator_thread, quiet):
     pty = pytest.importorskip("pty")
     path = manifest(tmp_path, 3)
     leader, follower = pty.openpty()
     # A terminal of 24 rows and 100 columns: a bar needs a width to draw in.
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    command = [sys.executable, "-m", "bulk", "create", str(path)] + (["--quiet"] if quiet else [])
     with emulator_thread() as emu:
         proc = subprocess.run(
-            [sys.executable, "-m", "bulk", "create", str(path)],
+            command,
             cwd=tmp_path,
             env=cli_env(emu.url),
             stdout=subprocess.DEVNULL,
@@ -307,7 +309,15 @@ def test_progress_bar_shows_on_a_terminal(tmp_path, emulator_thread):
             shown += chunk
     os.close(leader)
     assert proc.returncode == 0
-    assert b"3/3" in shown and b"created=3" in shown
+    assert (b"3/3" in shown and b"created=3" in shown) is not quiet
+
+
+def test_console_script_is_installed():
+    script = shutil.which("rungen-bulk", path=os.path.dirname(sys.executable))
+    if script is None:
+        pytest.skip("the project is not installed in this environment (pip install .)")
+    done = subprocess.run([script, "create", "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "--max-retries" in done.stdout
 
 
 @pytest.mark.anyio

@@ -12,7 +12,7 @@ import json
 import random
 import secrets
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -230,21 +230,24 @@ def _server_error(emu: Emulator) -> web.Response | None:
     return _json(status, {"error": "Internal error." if status == 500 else "Service unavailable."})
 
 
-async def _list_apps(request: web.Request) -> web.Response:
-    emu: Emulator = request.app[EMULATOR]
-    emu.record.gets += 1
-    denied = _deny(request, emu)
-    if denied is not None:
-        return denied
+def _reading(handler: Callable[[web.Request, Emulator], Awaitable[web.Response]]) -> Any:
+    """GET handlers are counted, and refused without the right key."""
+
+    async def guarded(request: web.Request) -> web.Response:
+        emu: Emulator = request.app[EMULATOR]
+        emu.record.gets += 1
+        return _deny(request, emu) or await handler(request, emu)
+
+    return guarded
+
+
+@_reading
+async def _list_apps(request: web.Request, emu: Emulator) -> web.Response:
     return _json(200, {"data": list(emu.apps.get(emu.owner(request), {}).values())})
 
 
-async def _get_app(request: web.Request) -> web.Response:
-    emu: Emulator = request.app[EMULATOR]
-    emu.record.gets += 1
-    denied = _deny(request, emu)
-    if denied is not None:
-        return denied
+@_reading
+async def _get_app(request: web.Request, emu: Emulator) -> web.Response:
     app = emu.apps.get(emu.owner(request), {}).get(request.match_info["app_id"])
     if app is None:
         return _json(404, {"error": "App not found."})
