@@ -31,8 +31,6 @@ from .sender import Sender
 
 __all__ = ["arun"]
 
-GRACE_SECONDS = 10.0
-
 
 def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
     checks = [
@@ -263,8 +261,8 @@ async def _send_all(
             if options.skip_existing:
                 await run.skip_existing(sender.directory)
             await run.pool(sender, options.concurrency)
-        if all(r is not None for r in results):
-            journal.end()
+        if all(r is not None and r.status != "skipped" for r in results):
+            journal.end()  # nothing left for --resume: a fresh run may follow
     finally:
         journal.close()
         bar.close()

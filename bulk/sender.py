@@ -27,12 +27,13 @@ __all__ = ["Sender"]
 class _Attempts:
     """One row's attempts: the callable that tenacity retries."""
 
-    __slots__ = ("attempts", "doubt", "row", "sender", "throttled")
+    __slots__ = ("attempts", "doubt", "last", "row", "sender", "throttled")
 
     def __init__(self, sender: Sender, row: Row, doubt: float | None) -> None:
         self.sender, self.row = sender, row
         self.doubt = doubt  # moment after which a listing can settle the row's fate
         self.attempts = self.throttled = 0
+        self.last: Reply | None = None  # the last answer, for a row the run stops retrying
 
     async def run(self) -> Reply:
         if self.doubt is not None:
@@ -97,7 +98,8 @@ class Sender:
         row = attempts.row
         sent_at = await self.pacer.acquire()
         if not self._keep_going():
-            return Reply("final", "stopped", error="the run stopped before it was sent")
+            last = attempts.last
+            return Reply("final", "stopped", last and last.status, error=last and last.error)
         if attempts.attempts == 0:
             self.journal.intent(row)
         attempts.attempts += 1
@@ -111,6 +113,7 @@ class Sender:
         reply.throttled = attempts.throttled
         if reply.action == "reconcile":
             attempts.doubt = self._clock()
+        attempts.last = reply
         return reply
 
     def _learn(self, reply: Reply) -> None:
@@ -138,11 +141,9 @@ def _result(row: Row, reply: Reply, attempts: int, stopped: bool) -> Result:
         return Result(row.number, row.name, "created", reply.app_id, reply.status, attempts)
     if reply.kind == "stopped" or (stopped and reply.action == "retry"):
         # Not settled, but not given up on either: the run stopped. --resume goes on.
-        error = (
-            "not sent: the run stopped"
-            if reply.kind == "stopped"
-            else (f"not retried: the run stopped; last answer: {reply.error}")
-        )
+        error = "not sent: the run stopped" if attempts == 0 else "not retried: the run stopped"
+        if reply.error:
+            error += f"; last answer: {reply.error}"
         return Result(row.number, row.name, "skipped", None, reply.status, attempts, error)
     return Result(
         row.number, row.name, "failed", None, reply.status, attempts, reply.error, reply.kind

@@ -306,3 +306,36 @@ def test_serve_command_plays_the_faults_it_is_given(tmp_path):
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
     assert proc.returncode == 0
+
+
+@pytest.mark.anyio
+async def test_rows_stopped_between_retries_leave_the_journal_open_for_resume(tmp_path):
+    import anyio
+
+    from bulk.emulator import serve
+
+    path = manifest(tmp_path, 4)
+    control = bulk.RunControl()
+
+    async def stop_when_all_were_tried():
+        while emu.record.posts < 4:
+            await anyio.sleep(0.005)
+        control.interrupt()
+
+    faults = Faults(error_rate=1.0, seed=5)
+    async with serve(api_key=KEY, faults=faults) as emu, anyio.create_task_group() as tg:
+        tg.start_soon(stop_when_all_were_tried)
+        result = await bulk.arun(
+            path,
+            base_url=emu.url,
+            api_key=KEY,
+            control=control,
+            output=tmp_path / "r.csv",
+            progress=False,
+        )
+    assert set(result.status) == {"skipped"}
+    assert result.error.str.startswith("not retried: the run stopped; last answer: HTTP 50").all()
+    events = [json.loads(x)["event"] for x in (tmp_path / "r.journal.jsonl").read_text().split()]
+    assert "end" not in events
+    with pytest.raises(bulk.UsageError, match="pass --resume"):
+        bulk.run(path, base_url=emu.url, api_key=KEY, output=tmp_path / "r.csv")
