@@ -44,7 +44,8 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self._beta, self._scale, self._min_rate = beta, scale, min_rate
         self._adaptive = math.inf  # no limit of its own until the first 429
-        self._next = -math.inf  # earliest moment of the next slot
+        self._last = -math.inf  # when the last request was let through
+        self._lock = anyio.Lock()
         self.paused_until = -math.inf
         self._w_max = 0.0
         self._k = 0.0
@@ -60,22 +61,30 @@ class Pacer:
         return min(self._cap, self._adaptive)
 
     async def acquire(self) -> float:
-        """Waits for a slot; returns when the slot was given, under the rate then in force.
+        """Waits until a request may go; returns that moment.
 
-        A 429 for a request whose slot predates the last decrease says nothing new."""
-        while True:
-            now = self._clock()
-            slot = max(now, self._next, self.paused_until)
-            rate = self.rate
-            if rate != math.inf:
-                self._next = slot + 1 / rate
-            if slot > now:
-                await self._sleep(slot - now)
-            if self.paused_until <= slot:
-                break
-            # A Retry-After arrived while this slot was waiting: queue again behind it.
-        self._count(max(slot, self._clock()))
-        return now
+        Requests are let through one at a time, each at least ``1 / rate`` after the one
+        before as the clock measured it, so a stalled event loop cannot release a burst
+        of slots that fell due meanwhile. The rate and any pause are read afresh after
+        every wait: a 429 that lowers them holds back even the requests already waiting.
+        """
+        now = self._clock()
+        if self.rate == math.inf and self.paused_until <= now:
+            self._admit(now)  # no limit known: no queue either
+            return now
+        async with self._lock:
+            while True:
+                now = self._clock()
+                due = max(self._last + 1 / self.rate, self.paused_until)
+                if due <= now:
+                    break
+                await self._sleep(due - now)
+            self._admit(now)
+            return now
+
+    def _admit(self, now: float) -> None:
+        self._last = now
+        self._count(now)
 
     def _count(self, now: float) -> None:
         elapsed = now - self._bucket_start
@@ -100,7 +109,7 @@ class Pacer:
         self._adaptive = max(self._min_rate, min(cubic, ceiling))
 
     def on_throttle(self, *, sent_at: float, retry_after: float | None = None) -> None:
-        """A 429 for a request whose slot ``acquire`` gave at ``sent_at``."""
+        """A 429 for a request that ``acquire`` let through at ``sent_at``."""
         now = self._clock()
         self.throttles += 1
         if retry_after is not None and retry_after > 0:

@@ -194,16 +194,18 @@ async def arun(
     out = check_output(output) if output is not None else None
     if resume and out is None:
         raise UsageError("resume needs output=: the journal lives beside the results file")
+    settings = None
+    if not dry_run:  # a dry run needs no key and touches no network
+        settings = resolve_settings(
+            base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure
+        )
     doc = read_manifest(manifest, loras=loras)
     rows = build_rows(doc.records, team_id=team_id)
     control = control or RunControl()
     started = time.monotonic()
     stats = Stats()
     results: list[Result | None] = [_checked(row, dry_run) for row in rows]
-    if not dry_run:
-        settings = resolve_settings(
-            base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure
-        )
+    if settings is not None:
         options = _Options(concurrency, rate, max_retries, timeout, progress, resume, skip_existing)
         journal = Journal(journal_path(out) if out else None, resume=resume)
         stats = await _send_all(rows, results, doc.source, settings, journal, control, options)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anyio
+from tenacity import AsyncRetrying
 
 from .client import Client, Reply
 from .directory import Directory, Unsettled
@@ -79,6 +80,7 @@ class Sender:
         self._on_auth_failure, self._on_service_down = on_auth_failure, on_service_down
         self._keep_going = keep_going
         self._policy = send_policy(max_retries=max_retries, keep_going=self._may_retry, sleep=sleep)
+        self._idle: list[AsyncRetrying] = []
         self.stats = Stats()
 
     def _may_retry(self) -> bool:
@@ -87,7 +89,12 @@ class Sender:
     async def send(self, row: Row, *, in_doubt: bool = False, since: float = 0.0) -> Result:
         """Creates the row's app; ``in_doubt`` when an earlier run may have created it."""
         attempts = _Attempts(self, row, since if in_doubt else None)
-        reply = await self._policy.copy()(attempts.run)
+        # A policy holds the state of one call: each is reused by one row at a time.
+        policy = self._idle.pop() if self._idle else self._policy.copy()
+        try:
+            reply = await policy(attempts.run)
+        finally:
+            self._idle.append(policy)
         if reply.action == "reconcile":
             # Out of retries, or stopping, with the last request in doubt: one last look.
             attempts.doubt = self._clock()

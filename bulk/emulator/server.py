@@ -19,56 +19,18 @@ from typing import Any
 
 from aiohttp import web
 
+from .contract import check_body
 from .faults import Faults, Record, TokenBucket, draw, retry_after_header
 
 __all__ = ["Emulator", "make_app", "serve"]
 
-GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
-LORA_TYPES = {"id": str, "versionId": str, "downloadUrl": str, "name": str, "weight": (int, float)}
 BAD_GATEWAY = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center>"
     b"<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
 USER_ID = "user_emulated"
 EMULATOR = web.AppKey("emulator", "Emulator")
-
-
-def _missing(field: str) -> str:
-    return f"Invalid request body. Missing required field: '{field}'."
-
-
-def check_body(body: Any) -> str | None:
-    """The docs' 400 answers: the first problem found, or None."""
-    if not isinstance(body, dict):
-        return "Invalid request body. Expected a JSON object."
-    if not isinstance(body.get("name"), str) or not body["name"].strip():
-        return _missing("name")
-    config, workflow = body.get("configuration"), body.get("workflow")
-    if not isinstance(config, dict):
-        return _missing("configuration")
-    if config.get("gpu_tier") not in GPU_TIERS:
-        return "Invalid request body. 'configuration.gpu_tier' must be one of " + ", ".join(
-            GPU_TIERS
-        )
-    workers = config.get("active_workers")
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool)):
-        return "Invalid request body. 'configuration.active_workers' must be an integer."
-    if not isinstance(workflow, dict):
-        return _missing("workflow")
-    if not isinstance(workflow.get("model_url"), str):
-        return _missing("workflow.model_url")
-    loras = (workflow.get("tools") or {}).get("loras", [])
-    if not isinstance(loras, list):
-        return "Invalid request body. 'workflow.tools.loras' must be an array."
-    for i, lora in enumerate(loras):
-        for field, kind in LORA_TYPES.items():
-            if not isinstance(lora, dict) or field not in lora:
-                return _missing(f"workflow.tools.loras[{i}].{field}")
-            if not isinstance(lora[field], kind) or isinstance(lora[field], bool):
-                return (
-                    f"Invalid request body. 'workflow.tools.loras[{i}].{field}' has a wrong type."
-                )
-    return None
+SEEN = ("content-type", "idempotency-key", "x-team-id")  # POST headers kept for tests
 
 
 @dataclass
@@ -174,31 +136,16 @@ async def _post_app(request: web.Request) -> web.Response:
     raw = await request.read()  # before the latency: a client that then hangs up is too late
     if emu.faults.latency:
         await asyncio.sleep(emu.faults.latency)
-    denied = _deny(request, emu)
-    if denied is not None:
-        return denied
     owner, key = emu.owner(request), request.headers.get("Idempotency-Key")
-    replayed = emu.replay(owner, key)
-    if replayed is not None:
-        emu.record.replays += 1
-        return web.Response(status=replayed[0], body=replayed[1], content_type="application/json")
-    if emu.draw(emu.faults.drop_before):
-        return _drop(request, emu, "before")
-    failure = _server_error(emu)
-    if failure is not None:
-        return failure
+    early = _deny(request, emu) or _replay(emu, owner, key) or _fail_before(request, emu)
+    if early is not None:
+        return early
     try:
         body = json.loads(raw)
     except ValueError:
         return _json(400, {"error": "Invalid request body. Expected JSON."})
     emu.record.bodies.append(body)
-    emu.record.headers.append(
-        {
-            k: v
-            for k, v in request.headers.items()
-            if k.lower() in ("content-type", "idempotency-key", "x-team-id")
-        }
-    )
+    emu.record.headers.append({k: v for k, v in request.headers.items() if k.lower() in SEEN})
     problem = check_body(body)
     if problem:
         return _json(400, {"error": problem})
@@ -207,6 +154,21 @@ async def _post_app(request: web.Request) -> web.Response:
     if emu.draw(emu.faults.drop_after):
         return _drop(request, emu, "after")
     return web.Response(status=201, body=answer, content_type="application/json")
+
+
+def _replay(emu: Emulator, owner: str, key: str | None) -> web.Response | None:
+    replayed = emu.replay(owner, key)
+    if replayed is None:
+        return None
+    emu.record.replays += 1
+    return web.Response(status=replayed[0], body=replayed[1], content_type="application/json")
+
+
+def _fail_before(request: web.Request, emu: Emulator) -> web.Response | None:
+    """The faults that strike before the app is created: a drop, or a 5xx."""
+    if emu.draw(emu.faults.drop_before):
+        return _drop(request, emu, "before")
+    return _server_error(emu)
 
 
 def _deny(request: web.Request, emu: Emulator) -> web.Response | None:
