@@ -47,6 +47,7 @@ class Reply:
     retry_after: float | None = None
     sent_at: float = 0.0  # when the pacer admitted the request
     throttled: int = 0  # 429s the row has met so far, this one included
+    settle_after: float = 0.0  # a listing may settle it only this many seconds later
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
@@ -120,7 +121,9 @@ def translate(exc: BaseException, *, timeout: float) -> Reply:
     if isinstance(exc, aiohttp.ClientConnectorError):
         return Reply("retry", "network", error=f"cannot connect: {exc.os_error.strerror or name}")
     if isinstance(exc, TimeoutError):
-        return Reply("reconcile", "ambiguous", error=f"no answer within {timeout:g} s")
+        # A slow server may still be creating the app: look for it one timeout later.
+        error = f"no answer within {timeout:g} s"
+        return Reply("reconcile", "ambiguous", error=error, settle_after=timeout)
     detail = str(exc).split("\n")[0][:120] or name
     return Reply("reconcile", "ambiguous", error=f"connection lost after sending: {detail}")
 

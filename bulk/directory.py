@@ -54,14 +54,15 @@ class Directory:
         listing = self._listings.setdefault(team, _Listing())
         async with listing.lock:
             if listing.ids is None or listing.started < after:
-                await self._refresh(team, listing)
+                await self._refresh(team, listing, after)
         assert listing.ids is not None
         return listing.ids.get(name)
 
-    async def _refresh(self, team: str | None, listing: _Listing) -> None:
-        wait = listing.started + self._min_interval - self._clock()
+    async def _refresh(self, team: str | None, listing: _Listing, after: float) -> None:
+        # Sparingly: more failures gather behind this one listing meanwhile.
+        wait = max(listing.started + self._min_interval, after) - self._clock()
         if wait > 0:
-            await self._sleep(wait)  # lets more failures gather behind this one listing
+            await self._sleep(wait)
         started = self._clock()
         reply, apps = await self._policy.copy()(self._fetch, team)
         if reply.action != "done":

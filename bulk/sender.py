@@ -97,7 +97,6 @@ class Sender:
             self._idle.append(policy)
         if reply.action == "reconcile":
             # Out of retries, or stopping, with the last request in doubt: one last look.
-            attempts.doubt = self._clock()
             reply = await attempts.settle() or _known_absent(reply)
         return _result(row, reply, attempts.attempts, not self._may_retry())
 
@@ -119,7 +118,7 @@ class Sender:
             attempts.throttled += 1
         reply.throttled = attempts.throttled
         if reply.action == "reconcile":
-            attempts.doubt = self._clock()
+            attempts.doubt = self._clock() + reply.settle_after
         attempts.last = reply
         return reply
 

@@ -339,3 +339,18 @@ async def test_rows_stopped_between_retries_leave_the_journal_open_for_resume(tm
     assert "end" not in events
     with pytest.raises(bulk.UsageError, match="pass --resume"):
         bulk.run(path, base_url=emu.url, api_key=KEY, output=tmp_path / "r.csv")
+
+
+def test_a_read_timeout_is_looked_up_one_timeout_later_not_resent_at_once(
+    tmp_path, emulator_thread
+):
+    """The server answers after 0.8 s, the client gives up at 0.5 s: the app is on its way.
+    A listing right away would miss it and the row would be sent twice."""
+    path = manifest(tmp_path, 3)
+    with emulator_thread(Faults(latency=0.8, idempotency=False)) as emu:
+        results = bulk.run(
+            path, base_url=emu.url, api_key=KEY, timeout=0.5, max_retries=2, progress=False
+        )
+        wait_for(lambda: emu.record.posts == len(emu.record.bodies), what="handlers done")
+        assert_exactly_once(emu, results, 3)
+    assert results.attrs["summary"].endswith("3 found after an ambiguous failure and adopted")
