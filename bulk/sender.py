@@ -137,9 +137,9 @@ class Sender:
 
 
 def _known_absent(reply: Reply) -> Reply:
-    """A doubtful failure whose app a listing showed absent: it was not applied."""
+    """A doubtful failure whose app a listing showed absent: not applied, safe to resend."""
     kind = "network" if reply.status is None else "server"
-    return Reply("final", kind, reply.status, error=reply.error)
+    return Reply("retry", kind, reply.status, error=reply.error)
 
 
 def _result(row: Row, reply: Reply, attempts: int, stopped: bool) -> Result:
