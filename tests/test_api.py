@@ -86,3 +86,29 @@ def test_emulator_is_kept_apart_from_the_client():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 assert "emulator" not in (node.module or ""), path.name
+
+
+def test_statuses_and_error_kinds_users_scripts_match_on():
+    from bulk.errors import ERROR_KINDS
+    from bulk.results import COLUMNS, STATUSES
+
+    assert set(ERROR_KINDS) == {
+        "validation",
+        "auth",
+        "rate_limited",
+        "server",
+        "network",
+        "ambiguous",
+        "client",
+    }
+    assert {"created", "failed", "invalid", "skipped", "exists", "valid"} == set(STATUSES)
+    assert COLUMNS == (
+        "row",
+        "name",
+        "status",
+        "app_id",
+        "http_status",
+        "attempts",
+        "error",
+        "error_kind",
+    )
