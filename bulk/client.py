@@ -165,9 +165,12 @@ class Client:
         headers = {**self._headers(team), "Idempotency-Key": key}
         try:
             async with self._session.post(self._app_url, data=payload, headers=headers) as resp:
-                reply = _answer(resp.status, resp.headers, await resp.read())
+                return self._clean(_answer(resp.status, resp.headers, await resp.read()))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            reply = translate(exc, timeout=self._timeout)
+            return self._clean(translate(exc, timeout=self._timeout))
+
+    def _clean(self, reply: Reply) -> Reply:
+        """Server text may echo the key, and may be a whole page: redact it, bound it."""
         if reply.error:
             reply.error = self._key.redact(reply.error)[:MAX_ERROR_TEXT]
         return reply
@@ -178,17 +181,15 @@ class Client:
         headers = {"x-team-id": team} if team else None
         try:
             async with self._session.get(self._app_url, headers=headers) as resp:
-                raw, status = await resp.read(), resp.status
-                reply = _answer(status, resp.headers, b"") if status >= 300 else None
-                if reply is not None:
-                    reply.error = self._key.redact(_message(status, raw))[:MAX_ERROR_TEXT]
-                    return reply, []
+                raw, status, answer_headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return translate(exc, timeout=self._timeout), []
+            return self._clean(translate(exc, timeout=self._timeout)), []
+        if status >= 300:
+            return self._clean(_answer(status, answer_headers, raw)), []
         try:
             data = json.loads(raw)
         except ValueError:
-            return Reply("retry", "server", status, error=_message(status, raw)), []
+            return self._clean(Reply("retry", "server", status, error=_message(status, raw))), []
         apps = data.get("data") if isinstance(data, dict) else data
         if not isinstance(apps, list):
             return Reply("retry", "server", status, error="GET /app: no list of apps"), []

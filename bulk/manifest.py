@@ -148,18 +148,23 @@ def _filled(value: Any) -> bool:
     return value is not None and value != "" and value == value  # NaN != NaN
 
 
+def _rename(record: dict[str, Any], renames: dict[str, str]) -> None:
+    for old, new in renames.items():
+        if old not in record:
+            continue
+        value = record.pop(old)
+        if _filled(record.get(new)) and _filled(value):
+            record.setdefault(CONFLICTS, []).append(f"{new}: given twice, also as {old!r}")
+        elif _filled(value) or new not in record:
+            record[new] = value
+
+
 def _canonical(records: list[dict[str, Any]], columns: Iterable[Any], what: str) -> list[str]:
     """Renames alias columns in place; returns warnings about columns bulk does not use."""
     renames = {c: ALIASES[c] for c in columns if c in ALIASES}
-    for record in records if renames else ():
-        for old, new in renames.items():
-            if old not in record:
-                continue
-            value = record.pop(old)
-            if _filled(record.get(new)) and _filled(value):
-                record.setdefault(CONFLICTS, []).append(f"{new}: given twice, also as {old!r}")
-            elif _filled(value) or new not in record:
-                record[new] = value
+    if renames:
+        for record in records:
+            _rename(record, renames)
     unused = [str(c) for c in columns if c not in FIELDS and c not in ALIASES and c != LINE_ERROR]
     return [f"{what}: column {c!r} is not used (known: {', '.join(FIELDS)})" for c in unused]
 
