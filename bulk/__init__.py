@@ -6,7 +6,7 @@ results = bulk.run("apps.csv", output="apps.results.csv")
 
 from .config import ApiKey
 from .control import RunControl
-from .errors import BulkError, ConfigError, ManifestError, UsageError
+from .errors import BulkError, ConfigError, Interrupted, ManifestError, UsageError
 from .runner import arun
 from .sync import run
 
@@ -16,6 +16,7 @@ __all__ = [
     "ApiKey",
     "BulkError",
     "ConfigError",
+    "Interrupted",
     "ManifestError",
     "RunControl",
     "UsageError",

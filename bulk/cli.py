@@ -19,7 +19,7 @@ import pandas as pd
 from . import __version__
 from .control import RunControl
 from .emulator import Faults, serve
-from .errors import BulkError, ManifestError, UsageError
+from .errors import BulkError, Interrupted, ManifestError, UsageError
 from .progress import describe_rows
 from .results import SUCCESS, default_output
 from .runner import arun
@@ -46,8 +46,8 @@ def _create_parser(commands: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        help="results file (.csv, .parquet, .jsonl); "
-        "default: <manifest stem>.results.csv beside the manifest",
+        help="results file (.csv, .parquet, .jsonl); default: <manifest stem>.results.csv "
+        "beside the manifest (<manifest stem>.dry-run.csv with --dry-run)",
     )
     p.add_argument(
         "--loras",
@@ -87,8 +87,10 @@ def _create_parser(commands: Any) -> None:
     )
     p.add_argument(
         "--skip-existing",
-        action="store_true",
-        help="list the team's apps first; report rows whose name exists as 'exists'",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rows whose name the team already has end 'exists' with that app's id and "
+        "are not sent (default); --no-skip-existing creates a second app of that name",
     )
     p.add_argument(
         "--insecure",
@@ -150,24 +152,9 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-async def _watch_signals(control: RunControl) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            if control.interrupted:
-                print("abandoning the requests in flight", file=sys.stderr)
-                control.abandon()
-                return
-            print(
-                f"stopping: no new rows; waiting up to {control.grace:g} s for requests in "
-                "flight (Ctrl-C again to abandon them)",
-                file=sys.stderr,
-            )
-            control.interrupt()
-
-
 async def _run_create(args: argparse.Namespace, control: RunControl) -> pd.DataFrame:
     options = dict(
-        output=args.output or default_output(args.manifest),
+        output=args.output or default_output(args.manifest, dry_run=args.dry_run),
         loras=args.loras,
         team_id=args.team_id,
         concurrency=args.concurrency,
@@ -190,23 +177,22 @@ async def _run_create(args: argparse.Namespace, control: RunControl) -> pd.DataF
         return await arun(args.manifest, base_url=emulator.url, api_key=emulator.api_key, **options)
 
 
-async def _create_async(args: argparse.Namespace) -> tuple[pd.DataFrame, RunControl]:
-    control = RunControl()
-    failure: BulkError | None = None
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(_watch_signals, control)
-        try:
-            frame = await _run_create(args, control)
-        except BulkError as exc:
-            failure = exc  # raised below, not wrapped in the task group's ExceptionGroup
-        tasks.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    return frame, control
-
-
 def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    frame, control = anyio.run(_create_async, args)
+    control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
+    try:
+        frame = anyio.run(_run_create, args, control)
+    except Interrupted as stop:
+        _report(stop.results, args)
+        again = [a for a in argv if a != "--resume"] + ["--resume"]
+        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    _report(frame, args)
+    if control.reason:
+        print(f"stopped early: {control.reason}", file=sys.stderr)
+    return EXIT_OK if frame["status"].isin(list(SUCCESS)).all() else EXIT_ROWS
+
+
+def _report(frame: pd.DataFrame, args: argparse.Namespace) -> None:
     for warning in frame.attrs.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     if args.dry_run and frame.attrs.get("first_body"):
@@ -215,13 +201,6 @@ def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if len(frame):
         print(describe_rows(frame))
     print(frame.attrs["summary"])
-    if control.interrupted:
-        again = [a for a in argv if a != "--resume"] + ["--resume"]
-        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if control.reason:
-        print(f"stopped early: {control.reason}", file=sys.stderr)
-    return EXIT_OK if frame["status"].isin(list(SUCCESS)).all() else EXIT_ROWS
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,11 +13,13 @@ from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_BASE_URL", "ApiKey", "Settings", "resolve_settings"]
+__all__ = ["DEFAULT_BASE_URL", "MIN_KEY_LENGTH", "ApiKey", "Settings", "resolve_settings"]
 
 DEFAULT_BASE_URL = "https://api.rungen.ai"
 ENV_API_KEY = "RUNGEN_API_KEY"
 ENV_BASE_URL = "RUNGEN_BASE_URL"
+# Shorter keys are test keys: accepted only against a loopback address (the emulator).
+MIN_KEY_LENGTH = 8
 
 
 class ApiKey:
@@ -33,8 +37,21 @@ class ApiKey:
         return self._value
 
     def redact(self, text: str) -> str:
-        """Removes the key from text that may have come back from a server."""
-        return text.replace(self._value, "***") if self._value in text else text
+        """Removes the key, and only the key, from text that may have come from a server.
+
+        A short test key such as ``k`` is redacted only where it stands as a word of its
+        own, so that "check the base URL" is left as it is.
+        """
+        if self._value not in text:
+            return text
+        if len(self._value) >= MIN_KEY_LENGTH:
+            return text.replace(self._value, "***")
+        word = re.compile(rf"(?<![\w-]){re.escape(self._value)}(?![\w-])")
+        return word.sub("***", text)
+
+    def fingerprint(self) -> str:
+        """A short hash that tells two keys apart without revealing either."""
+        return hashlib.sha256(b"bulk-key\x00" + self._value.encode()).hexdigest()[:12]
 
     def __repr__(self) -> str:
         return "ApiKey('***')"
@@ -55,6 +72,10 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_loopback_url(url: str) -> bool:
+    return _is_loopback(urlsplit(url).hostname or "")
 
 
 def check_base_url(url: str, *, insecure: bool = False) -> str:
@@ -106,6 +127,11 @@ def resolve_settings(
         key = ApiKey(env[ENV_API_KEY])
     else:
         key = None
+    if key is not None and len(key.reveal()) < MIN_KEY_LENGTH and not _is_loopback_url(url):
+        raise ConfigError(
+            f"the API key is shorter than {MIN_KEY_LENGTH} characters: such test keys are "
+            "accepted only against a loopback address (the emulator); check the key"
+        )
     if key is None and require_key:
         raise ConfigError(
             f"no API key: set the environment variable {ENV_API_KEY}, or pass "

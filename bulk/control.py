@@ -2,46 +2,105 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import anyio
 
-__all__ = ["RunControl"]
+__all__ = ["RunControl", "catch_signals"]
 
 
 class RunControl:
-    """Shared by the runner and whoever may stop it (the CLI's signal handler).
+    """Shared by the runner and whoever may stop it (a signal handler, another thread).
 
     ``interrupt()`` (first Ctrl-C): take no new rows, let requests in flight finish for
     at most ``grace`` seconds. ``abandon()`` (second Ctrl-C): give them up at once; the
     journal lets ``--resume`` settle them. ``halt()``: the run itself stops taking rows
     (refused key, service down); requests in flight finish normally.
-    Call these from the thread running the event loop.
+    ``interrupt`` and ``abandon`` may be called from any thread. ``signals`` are the
+    signals the run turns into these calls while it runs in the main thread.
     """
 
-    def __init__(self, *, grace: float = 10.0) -> None:
+    def __init__(self, *, grace: float = 10.0, signals: tuple[int, ...] = (signal.SIGINT,)) -> None:
         self.grace = grace
+        self.signals = signals
         self.stopping = False
         self.interrupted = False
         self.reason: str | None = None
         self.reason_kind: str | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._interrupt_event: anyio.Event | None = None
         self._abandon_event: anyio.Event | None = None
         self._abandoned = False
+
+    def bind(self) -> None:
+        """Called by the run, in its event loop: calls from other threads go there."""
+        self._loop = asyncio.get_running_loop()
+
+    def _in_loop(self, call: Callable[[], None]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            call()
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            call()
+        else:
+            loop.call_soon_threadsafe(call)
 
     def halt(self, reason: str, *, kind: str | None = None) -> None:
         if not self.stopping:
             self.stopping, self.reason, self.reason_kind = True, reason, kind
 
     def interrupt(self) -> None:
+        self._in_loop(self._interrupt)
+
+    def abandon(self) -> None:
+        self._in_loop(self._abandon)
+
+    def _interrupt(self) -> None:
         self.halt("the run was interrupted; run again with --resume to send it")
         self.interrupted = True
         if self._interrupt_event is not None:
             self._interrupt_event.set()
 
-    def abandon(self) -> None:
-        self.interrupt()
+    def _abandon(self) -> None:
+        self._interrupt()
         self._abandoned = True
         if self._abandon_event is not None:
             self._abandon_event.set()
+
+    def on_signal(self) -> None:
+        """First signal: stop taking rows; the next one: abandon requests in flight.
+
+        Safe in a signal handler: the work is handed to the run's event loop.
+        """
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._on_signal)
+        else:
+            self._on_signal()
+
+    def _on_signal(self) -> None:
+        if self.interrupted:
+            print("abandoning the requests in flight", file=sys.stderr, flush=True)
+            self._abandon()
+            return
+        print(
+            f"stopping: no new rows; waiting up to {self.grace:g} s for requests in "
+            "flight (Ctrl-C again to abandon them)",
+            file=sys.stderr,
+            flush=True,
+        )
+        self._interrupt()
 
     async def wait_interrupted(self) -> None:
         if not self.interrupted:
@@ -52,3 +111,24 @@ class RunControl:
         if not self._abandoned:
             self._abandon_event = anyio.Event()
             await self._abandon_event.wait()
+
+
+@contextlib.contextmanager
+def catch_signals(control: RunControl) -> Iterator[None]:
+    """While the block runs, the control's signals stop the run instead of raising.
+
+    Only the main thread can set signal handlers; elsewhere this does nothing, and the
+    caller in the main thread (``run``) catches them. The handlers that were there
+    before (a notebook kernel's, say) are put back afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous: dict[int, Any] = {}
+    try:
+        for number in control.signals:
+            previous[number] = signal.signal(number, lambda *_: control.on_signal())
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

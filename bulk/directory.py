@@ -19,18 +19,30 @@ from .client import Client
 from .pacing import Pacer
 from .retrying import listing_policy
 
-__all__ = ["Directory", "Unsettled"]
+__all__ = ["Directory", "Unsettled", "conflict_message"]
 
 
 class Unsettled(Exception):
     """No listing could be had: whether the app exists is unknown."""
+
+    def __init__(self, message: str, kind: str = "server") -> None:
+        super().__init__(message)
+        self.kind = kind  # the error kind of the last answer: auth, server, network...
+
+
+def conflict_message(team: str | None, name: str, ids: list[str]) -> str:
+    owner = f" in team {team!r}" if team else ""
+    return (
+        f"{len(ids)} apps are named {name!r}{owner} ({', '.join(ids)}); bulk adopts none of "
+        "them: delete the ones you do not want, or rename the row"
+    )
 
 
 @dataclass
 class _Listing:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     started: float = -math.inf
-    ids: dict[str, str] | None = None
+    ids: dict[str, list[str]] | None = None  # name -> ids of the apps of that name
 
 
 class Directory:
@@ -49,14 +61,14 @@ class Directory:
         self._listings: dict[str | None, _Listing] = {}
         self.fetches = 0
 
-    async def find(self, team: str | None, name: str, *, after: float) -> str | None:
-        """The id of the app called ``name``, from a listing started after ``after``."""
+    async def ids(self, team: str | None, name: str, *, after: float) -> list[str]:
+        """The ids of the apps called ``name``, from a listing started after ``after``."""
         listing = self._listings.setdefault(team, _Listing())
         async with listing.lock:
             if listing.ids is None or listing.started < after:
                 await self._refresh(team, listing, after)
         assert listing.ids is not None
-        return listing.ids.get(name)
+        return listing.ids.get(name, [])
 
     async def _refresh(self, team: str | None, listing: _Listing, after: float) -> None:
         # Sparingly: more failures gather behind this one listing meanwhile.
@@ -66,11 +78,11 @@ class Directory:
         started = self._clock()
         reply, apps = await self._policy.copy()(self._fetch, team)
         if reply.action != "done":
-            raise Unsettled(reply.error or "GET /app failed")
-        ids: dict[str, str] = {}
+            raise Unsettled(reply.error or "GET /app failed", reply.kind)
+        ids: dict[str, list[str]] = {}
         for app in apps:
             if app.get("name") is not None and app.get("id") is not None:
-                ids.setdefault(str(app["name"]), str(app["id"]))
+                ids.setdefault(str(app["name"]), []).append(str(app["id"]))
         listing.ids, listing.started = ids, started
         self.fetches += 1
 

@@ -13,6 +13,11 @@ Exception tree::
                                missing file, unknown extension, unreadable file,
                                missing required column
 
+    KeyboardInterrupt
+    └── Interrupted            Ctrl-C (or SIGTERM) stopped the run; ``.results`` holds
+                               the results table: ids of the apps created so far,
+                               unsent rows ``skipped`` (CLI exit 130)
+
 Row error kinds (the ``error_kind`` column)::
 
     validation    the row was never sent: the manifest cell is wrong
@@ -26,10 +31,13 @@ Row error kinds (the ``error_kind`` column)::
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "ERROR_KINDS",
     "BulkError",
     "ConfigError",
+    "Interrupted",
     "ManifestError",
     "UsageError",
 ]
@@ -51,3 +59,15 @@ class ConfigError(UsageError):
 
 class ManifestError(BulkError):
     """The manifest (or the LoRA table) cannot be read at all."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was interrupted; it stopped taking rows and wrote what it had.
+
+    A KeyboardInterrupt, so that code which stops on Ctrl-C still stops; ``results`` is
+    the results DataFrame, as ``run`` would have returned it.
+    """
+
+    def __init__(self, results: Any) -> None:
+        super().__init__("the run was interrupted; its results so far are in .results")
+        self.results = results

@@ -4,14 +4,22 @@ Each line goes to the OS in one ``write`` on a file opened for appending, so a r
 with SIGKILL loses nothing written before the kill (at worst the line being written is
 cut short, and reading skips it). The intent to send a row is written before its POST
 goes out: a row with an intent and no ``created`` line may exist on the server, and is
-looked up before it is sent again. The API key is never written.
+looked up before it is sent again.
+
+A journal is bound to its target: its first line records the base URL, the teams, a
+fingerprint of the key (never the key) and a digest of the manifest's rows. Only
+``--resume`` reads it, and only for the same target; a fresh run reads nothing from it
+for ids, and moves a finished one aside to ``<stem>.journal.1.jsonl``. The journal is
+readable by its owner only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +27,9 @@ from .errors import UsageError
 from .payloads import Row
 from .results import Result
 
-__all__ = ["Journal", "Prior", "journal_path", "read_journal"]
+__all__ = ["FORMAT", "Journal", "Prior", "Target", "journal_path", "read_journal", "rows_digest"]
+
+FORMAT = 2  # the journal's format version
 
 
 def journal_path(output: str | os.PathLike[str]) -> Path:
@@ -27,23 +37,82 @@ def journal_path(output: str | os.PathLike[str]) -> Path:
     return path.with_name(f"{path.stem}.journal.jsonl")
 
 
+def _rotated(path: Path) -> Path:
+    return path.with_name(path.name.replace(".journal.jsonl", ".journal.1.jsonl"))
+
+
+def rows_digest(rows: Sequence[Row]) -> str:
+    """A digest of what the rows ask for (LoRA tables included): a changed manifest
+    changes it, a manifest read from another format with the same rows does not."""
+    digest = hashlib.sha256()
+    for row in rows:
+        what = row.payload or (row.error or "").encode()
+        digest.update(f"{row.number}\x00{row.team or ''}\x00{row.name}\x00".encode() + what)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a journal is bound to."""
+
+    base_url: str
+    teams: tuple[str, ...]  # teams of the rows; "" for the user's own apps
+    key: str  # the key's fingerprint
+    digest: str  # rows_digest of the manifest
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": FORMAT,
+            "base_url": self.base_url,
+            "teams": list(self.teams),
+            "key": self.key,
+            "digest": self.digest,
+        }
+
+    def differences(self, earlier: dict[str, Any]) -> list[str]:
+        """How the earlier run's target (its start line) differs from this one."""
+        if earlier.get("version") != FORMAT:
+            return ["the journal was written by another version of bulk"]
+        found = []
+        if earlier.get("base_url") != self.base_url:
+            found.append(f"it went to {earlier.get('base_url')}, this run to {self.base_url}")
+        if earlier.get("teams") != list(self.teams):
+            found.append(
+                f"it was for team(s) {_teams(earlier.get('teams'))}, "
+                f"this run for {_teams(list(self.teams))}"
+            )
+        if earlier.get("key") != self.key:
+            found.append("it used another API key")
+        if earlier.get("digest") != self.digest:
+            found.append("the manifest's rows (or its LoRA table) changed since")
+        return found
+
+
+def _teams(teams: Any) -> str:
+    if not isinstance(teams, list) or not teams:
+        return "(none)"
+    shown = ", ".join(repr(t) if t else "(your own apps)" for t in teams[:5])
+    return shown + (f" and {len(teams) - 5} more" if len(teams) > 5 else "")
+
+
 @dataclass(slots=True)
 class Prior:
     """What earlier runs learnt of one (team, name)."""
 
-    app_id: str | None = None  # set once the app is known to exist
+    app_id: str | None = None  # the id an earlier run got for the app it created
     sent: bool = False  # a POST may have gone out
+    existing: tuple[str, ...] = ()  # apps of that name already there before it was sent
 
 
 @dataclass(slots=True)
 class Earlier:
-    rows: dict[tuple[str | None, str], Prior]
-    finished: bool  # the last run reached its end and wrote its results
+    rows: dict[tuple[str | None, str], Prior] = field(default_factory=dict)
+    finished: bool = True  # the last run reached its end and wrote its results
+    target: dict[str, Any] | None = None  # the first start line
 
 
 def read_journal(path: str | os.PathLike[str]) -> Earlier:
-    rows: dict[tuple[str | None, str], Prior] = {}
-    finished = True
+    earlier = Earlier()
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             try:
@@ -51,38 +120,47 @@ def read_journal(path: str | os.PathLike[str]) -> Earlier:
                 kind = event["event"]
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut short by a kill
-            if kind in ("start", "end"):
-                finished = kind == "end"
-                continue
-            prior = rows.setdefault((event.get("team"), event.get("name")), Prior())
-            if kind == "intent":
-                prior.sent = True
-            elif kind == "result" and event.get("app_id"):
-                prior.app_id = event["app_id"]
-    return Earlier(rows, finished)
+            _apply(earlier, kind, event)
+    return earlier
+
+
+def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
+    if kind in ("start", "end"):
+        earlier.finished = kind == "end"
+        if kind == "start" and earlier.target is None:
+            earlier.target = event.get("target") or {}
+        return
+    prior = earlier.rows.setdefault((event.get("team"), event.get("name")), Prior())
+    if kind == "intent":
+        prior.sent = True
+        prior.existing = tuple(event.get("existing") or ())
+    elif kind == "result" and event.get("status") == "created" and event.get("app_id"):
+        prior.app_id = event["app_id"]
 
 
 class Journal:
     """Appends events; ``None`` paths make it a no-op, for runs without an output."""
 
-    def __init__(self, path: Path | None, *, resume: bool) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, *, resume: bool, target: Target | None = None) -> None:
+        self.path, self.target = path, target
         self._fd: int | None = None
-        self.earlier = Earlier({}, True)
+        self.earlier = Earlier()
         if path is None:
             return
-        if path.exists():
-            self.earlier = read_journal(path)
-            if not resume and not self.earlier.finished:
-                raise UsageError(
-                    f"an earlier run stopped before its end (journal {str(path)!r}); pass "
-                    "--resume (resume=True) to finish it without creating apps twice, or "
-                    "delete the journal to start over"
-                )
-        elif resume:
-            raise UsageError(f"nothing to resume: no journal {str(path)!r} from an earlier run")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if resume else os.O_TRUNC)
-        self._fd = os.open(path, flags, 0o644)
+        earlier = read_journal(path) if path.exists() else None
+        if resume:
+            self.earlier = _resumable(path, earlier, target)
+        elif earlier is not None and not earlier.finished:
+            raise UsageError(
+                f"an earlier run stopped before its end (journal {str(path)!r}); pass "
+                "--resume (resume=True) to finish it without creating apps twice, or move "
+                "the journal away to start over"
+            )
+        elif earlier is not None:
+            os.replace(path, _rotated(path))  # kept as the evidence of the last run
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        self._fd = os.open(path, flags, 0o600)
+        os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
 
     def _write(self, event: dict[str, Any]) -> None:
         if self._fd is not None:
@@ -90,18 +168,22 @@ class Journal:
             os.write(self._fd, line.encode())
 
     def start(self, source: str, rows: int) -> None:
-        self._write({"event": "start", "manifest": source, "rows": rows})
+        event: dict[str, Any] = {"event": "start", "manifest": source, "rows": rows}
+        if self.target is not None:
+            event["target"] = self.target.to_json()
+        self._write(event)
 
     def intent(self, row: Row) -> None:
-        self._write(
-            {
-                "event": "intent",
-                "row": row.number,
-                "team": row.team,
-                "name": row.name,
-                "key": row.key,
-            }
-        )
+        event: dict[str, Any] = {
+            "event": "intent",
+            "row": row.number,
+            "team": row.team,
+            "name": row.name,
+            "key": row.key,
+        }
+        if row.existing:
+            event["existing"] = list(row.existing)
+        self._write(event)
 
     def result(self, row: Row, result: Result) -> None:
         self._write(
@@ -123,3 +205,18 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def _resumable(path: Path, earlier: Earlier | None, target: Target | None) -> Earlier:
+    if earlier is None:
+        raise UsageError(f"nothing to resume: no journal {str(path)!r} from an earlier run")
+    if target is not None:
+        differences = target.differences(earlier.target or {})
+        if differences:
+            raise UsageError(
+                f"--resume refused: the journal {str(path)!r} belongs to another target: "
+                + "; ".join(differences)
+                + ". To start over against this target, move the journal away and run "
+                "without --resume"
+            )
+    return earlier

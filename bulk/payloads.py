@@ -36,6 +36,8 @@ class Row:
     payload: bytes = b""  # the body serialised once, for the hot path
     key: str = ""  # Idempotency-Key: same row, same key, across retries and runs
     error: str | None = None
+    # Ids of apps of this name that the team had before this row was sent: never adopted.
+    existing: tuple[str, ...] = ()
 
 
 def idempotency_key(team: str | None, name: str, payload: bytes) -> str:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pandas as pd
+import pyarrow
+import pyarrow.parquet
 
 from .errors import UsageError
 
@@ -18,6 +20,7 @@ __all__ = [
     "SUCCESS",
     "Result",
     "Stats",
+    "check_output",
     "default_output",
     "to_frame",
     "write_results",
@@ -25,6 +28,8 @@ __all__ = [
 
 STATUSES = ("created", "exists", "failed", "invalid", "skipped", "valid")
 SUCCESS = frozenset({"created", "exists", "valid"})
+# What only a real run writes: a file holding one of these is never replaced by a dry run.
+REAL_OUTCOMES = frozenset({"created", "exists", "failed", "skipped"})
 FORMATS = {
     ".csv": "csv",
     ".parquet": "parquet",
@@ -58,22 +63,39 @@ class Stats:
 COLUMNS = tuple(f.name for f in fields(Result))
 
 
-def to_frame(results: Sequence[Result]) -> pd.DataFrame:
+def to_frame(results: Sequence[Result], index: pd.Index | None = None) -> pd.DataFrame:
+    """The results table; ``index`` is the input DataFrame's, so that joins line up."""
     rows = [
         (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
         for r in results
     ]
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(COLUMNS), index=index)
     frame = frame.astype({"row": "int64", "attempts": "int64", "http_status": "Int64"})
     return frame.astype({c: "string" for c in ("name", "status", "app_id", "error", "error_kind")})
 
 
-def default_output(manifest: str | os.PathLike[str]) -> Path:
+def default_output(manifest: str | os.PathLike[str], *, dry_run: bool = False) -> Path:
+    """Beside the manifest; a dry run's goes elsewhere than a real run's."""
     path = Path(manifest)
-    return path.with_name(f"{path.stem}.results.csv")
+    return path.with_name(f"{path.stem}.{'dry-run' if dry_run else 'results'}.csv")
 
 
-def check_output(path: str | os.PathLike[str]) -> Path:
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    *,
+    inputs: Sequence[tuple[str, object]] = (),
+    dry_run: bool = False,
+) -> Path:
+    """Says why the results may not go to ``path``: an unknown format, a missing folder,
+    a file the user gave us (``inputs``: (what, path) pairs), a file that is not a
+    results file, or, for a dry run, the outcomes of a real run."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
         known = ", ".join(sorted(FORMATS))
@@ -83,14 +105,54 @@ def check_output(path: str | os.PathLike[str]) -> Path:
         )
     if not path.parent.is_dir():
         raise UsageError(f"output {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    for what, given in inputs:
+        if isinstance(given, str | os.PathLike) and _same_file(path, Path(given)):
+            raise UsageError(
+                f"output {str(path)!r} is the {what}: it would be overwritten; choose "
+                "another --output (-o)"
+            )
+    if path.exists() and path.stat().st_size > 0:
+        _check_replaceable(path, dry_run=dry_run)
     return path
+
+
+def _check_replaceable(path: Path, *, dry_run: bool) -> None:
+    statuses = _recorded_statuses(path)
+    if statuses is None:
+        raise UsageError(
+            f"output {str(path)!r} exists and is not a bulk results file; choose another "
+            "--output (-o), or move that file away"
+        )
+    if dry_run and statuses & REAL_OUTCOMES:
+        raise UsageError(
+            f"output {str(path)!r} holds the results of a real run; a dry run does not "
+            "replace them: choose another --output (-o)"
+        )
+
+
+def _recorded_statuses(path: Path) -> set[str] | None:
+    """The statuses in an existing results file, or None when it is not one."""
+    kind = FORMATS[path.suffix.lower()]
+    try:
+        if kind == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif kind == "parquet":
+            frame = pyarrow.parquet.read_table(path).to_pandas()
+        else:
+            frame = pd.read_json(path, lines=True, dtype=False)
+    except (ValueError, OSError, pyarrow.ArrowException, pd.errors.ParserError):
+        return None
+    if list(frame.columns) != list(COLUMNS):
+        return None
+    return {str(s) for s in frame["status"].dropna()}
 
 
 def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """Writes beside the target, then renames: a reader never sees half a file."""
-    path = check_output(path)
+    path = Path(path)
     kind = FORMATS[path.suffix.lower()]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private; results are not
     os.close(fd)
     try:
         if kind == "csv":
@@ -104,3 +166,9 @@ def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

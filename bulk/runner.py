@@ -7,22 +7,25 @@ new row.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import anyio
 import pandas as pd
 
 from .client import Client
 from .config import ApiKey, Settings, resolve_settings
-from .control import RunControl
-from .directory import Directory, Unsettled
-from .errors import BulkError, UsageError
-from .journal import Journal, journal_path
-from .manifest import read_manifest
+from .control import RunControl, catch_signals
+from .directory import Directory, Unsettled, conflict_message
+from .errors import Interrupted, UsageError
+from .journal import Earlier, Journal, Prior, Target, journal_path, rows_digest
+from .manifest import Manifest, read_manifest
 from .pacing import Pacer, RetryBudget
 from .payloads import Row, build_rows
 from .progress import Progress, summarize
@@ -77,8 +80,6 @@ class _Run:
     ) -> None:
         self.rows, self.results, self.progress = rows, results, progress
         self.journal, self.control = journal, control
-        self.doubtful: set[int] = set()
-        self.started = time.monotonic()
 
     def record(self, index: int, result: Result, *, journal: bool = True) -> None:
         self.results[index] = result
@@ -86,30 +87,25 @@ class _Run:
             self.journal.result(self.rows[index], result)
         self.progress.add(result)
 
-    def recall(self) -> None:
-        """Keeps what earlier runs created; marks what they may have created."""
-        earlier = self.journal.earlier.rows
-        for index, row in enumerate(self.rows):
-            prior = earlier.get((row.team, row.name))
-            if self.results[index] is not None or prior is None:
-                continue
-            if prior.app_id:
-                self.record(
-                    index, Result(row.number, row.name, "created", prior.app_id), journal=False
-                )
-            elif prior.sent:
-                self.doubtful.add(index)
-
-    async def skip_existing(self, directory: Directory) -> None:
+    async def prepare(
+        self, directory: Directory, earlier: Earlier, stats: Stats, *, skip_existing: bool
+    ) -> None:
+        """Lists each team's apps once, then decides what each row needs before any POST:
+        ids come from this listing of this target, never from an older file."""
         for index, row in enumerate(self.rows):
             if self.results[index] is not None:
                 continue
             try:
-                app_id = await directory.find(row.team, row.name, after=-math.inf)
+                ids = await directory.ids(row.team, row.name, after=-math.inf)
             except Unsettled as exc:
-                raise BulkError(f"--skip-existing could not list the apps: {exc}") from None
-            if app_id is not None:
-                self.record(index, Result(row.number, row.name, "exists", app_id))
+                self.control.halt(_listing_failed(exc), kind=exc.kind)
+                return
+            prior = earlier.rows.get((row.team, row.name))
+            result = decide(row, ids, prior, skip_existing=skip_existing)
+            if result is not None:
+                # Found after an earlier run's request whose outcome was never recorded.
+                stats.adopted += prior is not None and result.app_id not in (None, prior.app_id)
+                self.record(index, result)
 
     async def pool(self, sender: Sender, concurrency: int) -> None:
         async with anyio.create_task_group() as outer:
@@ -132,9 +128,7 @@ class _Run:
             async for index in receive:
                 if self.control.stopping:
                     continue
-                result = await sender.send(
-                    self.rows[index], in_doubt=index in self.doubtful, since=self.started
-                )
+                result = await sender.send(self.rows[index])
                 if result.status == "skipped" and result.attempts == 0:
                     result = _unsent(self.rows[index], self.control)
                 self.record(index, result, journal=result.status != "skipped")
@@ -145,6 +139,38 @@ class _Run:
         with anyio.move_on_after(self.control.grace):
             await self.control.wait_abandoned()
         scope.cancel()
+
+
+def decide(row: Row, ids: list[str], prior: Prior | None, *, skip_existing: bool) -> Result | None:
+    """What a row needs, given the ids of the apps of its name on the server now and what
+    an earlier run of the same journal did; None: send it. Sets ``row.existing``."""
+    if prior is not None and prior.app_id in ids:
+        return Result(row.number, row.name, "created", prior.app_id)
+    if prior is not None and prior.sent:
+        # Sent by an earlier run with no outcome recorded: an app that was not there
+        # before it was sent is that run's.
+        new = [app_id for app_id in ids if app_id not in prior.existing]
+        if len(new) == 1:
+            return Result(row.number, row.name, "created", new[0])
+        if new:
+            return _conflict(row, new)
+    if skip_existing and len(ids) == 1:
+        return Result(row.number, row.name, "exists", ids[0])
+    if skip_existing and ids:
+        return _conflict(row, ids)
+    row.existing = tuple(ids)
+    return None
+
+
+def _conflict(row: Row, ids: list[str]) -> Result:
+    error = f"row {row.number}: name: {conflict_message(row.team, row.name, ids)}"
+    return Result(row.number, row.name, "failed", error=error, error_kind="client")
+
+
+def _listing_failed(exc: Unsettled) -> str:
+    if exc.kind == "auth":
+        return f"the API key was refused ({exc})"
+    return f"the apps could not be listed before sending, so nothing was sent: {exc}"
 
 
 def _unsent(row: Row, control: RunControl) -> Result:
@@ -161,7 +187,6 @@ class _Options:
     max_retries: int
     timeout: float
     progress: bool
-    resume: bool
     skip_existing: bool
 
 
@@ -180,20 +205,27 @@ async def arun(
     dry_run: bool = False,
     progress: bool = True,
     resume: bool = False,
-    skip_existing: bool = False,
+    skip_existing: bool = True,
     insecure: bool = False,
     api_key_file: str | os.PathLike[str] | None = None,
     control: RunControl | None = None,
 ) -> pd.DataFrame:
-    """Creates one app per valid manifest row; returns one result row per manifest row.
+    """Creates one app per valid manifest row whose name the team does not have yet;
+    returns one result row per manifest row (a DataFrame manifest's index is kept).
 
     ``frame.attrs`` carries ``summary`` (text), ``output`` (path or None), ``stopped``
     (why the run stopped early, or None), ``warnings`` and ``first_body``.
+    Ctrl-C (in the main thread) or ``control.interrupt()`` stops the run taking rows;
+    it then raises ``Interrupted`` with the results so far. A cancelled run stops the
+    same way, writes what it has, and lets the cancellation propagate.
     """
     _check_arguments(concurrency, rate, max_retries, timeout)
-    out = check_output(output) if output is not None else None
-    if resume and out is None:
-        raise UsageError("resume needs output=: the journal lives beside the results file")
+    inputs = [("manifest", manifest), ("LoRA table", loras)]
+    out = check_output(output, inputs=inputs, dry_run=dry_run) if output is not None else None
+    if resume and (out is None or dry_run):
+        raise UsageError(
+            "resume needs output= and a real run: the journal lives beside the results file"
+        )
     settings = None
     if not dry_run:  # a dry run needs no key and touches no network
         settings = resolve_settings(
@@ -201,15 +233,55 @@ async def arun(
         )
     doc = read_manifest(manifest, loras=loras)
     rows = build_rows(doc.records, team_id=team_id)
+    index = manifest.index if isinstance(manifest, pd.DataFrame) else None
     control = control or RunControl()
     started = time.monotonic()
-    stats = Stats()
     results: list[Result | None] = [_checked(row, dry_run) for row in rows]
+    stats = Stats()
     if settings is not None:
-        options = _Options(concurrency, rate, max_retries, timeout, progress, resume, skip_existing)
-        journal = Journal(journal_path(out) if out else None, resume=resume)
-        stats = await _send_all(rows, results, doc.source, settings, journal, control, options)
-    frame = to_frame([r or _unsent(row, control) for r, row in zip(results, rows, strict=True)])
+        options = _Options(concurrency, rate, max_retries, timeout, progress, skip_existing)
+        journal = Journal(
+            journal_path(out) if out else None, resume=resume, target=_target(settings, rows)
+        )
+        work = functools.partial(
+            _send_all, rows, results, doc.source, settings, journal, control, options, stats
+        )
+        try:
+            with catch_signals(control):
+                await _until_stopped(work, control)
+        except anyio.get_cancelled_exc_class():
+            _finish(rows, results, index, out, doc, control, started, stats)
+            raise
+    frame = _finish(rows, results, index, out, doc, control, started, stats)
+    if control.interrupted:
+        raise Interrupted(frame)
+    return frame
+
+
+def _target(settings: Settings, rows: list[Row]) -> Target:
+    assert settings.api_key is not None
+    return Target(
+        base_url=settings.base_url,
+        teams=tuple(sorted({row.team or "" for row in rows})),
+        key=settings.api_key.fingerprint(),
+        digest=rows_digest(rows),
+    )
+
+
+def _finish(
+    rows: list[Row],
+    results: list[Result | None],
+    index: pd.Index | None,
+    out: Path | None,
+    doc: Manifest,
+    control: RunControl,
+    started: float,
+    stats: Stats,
+) -> pd.DataFrame:
+    """The results table, written to ``out`` when there is one."""
+    frame = to_frame(
+        [r or _unsent(row, control) for r, row in zip(results, rows, strict=True)], index=index
+    )
     if out is not None:
         write_results(frame, out)
     frame.attrs.update(
@@ -222,6 +294,35 @@ async def arun(
         ),
     )
     return frame
+
+
+async def _until_stopped(work: Callable[[], Awaitable[None]], control: RunControl) -> None:
+    """Runs ``work`` shielded from cancellation. A cancellation of the caller stops it as
+    Ctrl-C does (no new rows, the grace period for requests in flight), and goes on once
+    ``work`` has ended."""
+    done = False
+    failure: BaseException | None = None
+
+    async def guard(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not done:
+                control.interrupt()
+
+    control.bind()
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(guard)
+        with anyio.CancelScope(shield=True):
+            try:
+                await work()
+            except BaseException as exc:  # re-raised as it is, not in an ExceptionGroup
+                failure = exc
+        done = True
+        tasks.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
 
 
 def _checked(row: Row, dry_run: bool) -> Result | None:
@@ -243,7 +344,8 @@ async def _send_all(
     journal: Journal,
     control: RunControl,
     options: _Options,
-) -> Stats:
+    stats: Stats,
+) -> None:
     bar = Progress(len(rows), enabled=options.progress)
     run = _Run(rows, results, bar, journal, control)
     try:
@@ -251,7 +353,6 @@ async def _send_all(
             if result is not None:
                 bar.add(result)
         journal.start(source, len(rows))
-        run.recall()
         assert settings.api_key is not None
         async with Client(
             settings.base_url,
@@ -259,19 +360,21 @@ async def _send_all(
             timeout=options.timeout,
             pool=options.concurrency + 1,
         ) as client:
-            sender = _sender(client, journal, control, options)
-            if options.skip_existing:
-                await run.skip_existing(sender.directory)
+            sender = _sender(client, journal, control, options, stats)
+            await run.prepare(
+                sender.directory, journal.earlier, stats, skip_existing=options.skip_existing
+            )
             await run.pool(sender, options.concurrency)
         if all(r is not None and r.status != "skipped" for r in results):
             journal.end()  # nothing left for --resume: a fresh run may follow
     finally:
         journal.close()
         bar.close()
-    return sender.stats
 
 
-def _sender(client: Client, journal: Journal, control: RunControl, options: _Options) -> Sender:
+def _sender(
+    client: Client, journal: Journal, control: RunControl, options: _Options, stats: Stats
+) -> Sender:
     pacer = Pacer(rate=options.rate)
     return Sender(
         client,
@@ -283,4 +386,5 @@ def _sender(client: Client, journal: Journal, control: RunControl, options: _Opt
         keep_going=lambda: not control.stopping,
         on_auth_failure=lambda e: control.halt(f"the API key was refused ({e})", kind="auth"),
         on_service_down=lambda e: control.halt(f"the service looks down: {e}", kind="server"),
+        stats=stats,
     )

@@ -15,7 +15,7 @@ import anyio
 from tenacity import AsyncRetrying
 
 from .client import Client, Reply
-from .directory import Directory, Unsettled
+from .directory import Directory, Unsettled, conflict_message
 from .journal import Journal
 from .pacing import Pacer, RetryBudget
 from .payloads import Row
@@ -48,15 +48,18 @@ class _Attempts:
         sender, row, after = self.sender, self.row, self.doubt
         self.doubt = None
         try:
-            app_id = await sender.directory.find(row.team, row.name, after=after)
+            ids = await sender.directory.ids(row.team, row.name, after=after)
         except Unsettled as exc:
             return Reply(
                 "final", "ambiguous", error=f"may have been created; could not check: {exc}"
             )
-        if app_id is None:
+        new = [app_id for app_id in ids if app_id not in row.existing]
+        if not new:
             return None
+        if len(new) > 1:
+            return Reply("final", "client", error=conflict_message(row.team, row.name, new))
         sender.stats.adopted += 1
-        return Reply("done", "created", app_id=app_id)
+        return Reply("done", "created", app_id=new[0])
 
 
 class Sender:
@@ -74,6 +77,7 @@ class Sender:
         on_service_down: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        stats: Stats | None = None,
     ) -> None:
         self.client, self.pacer, self.directory, self.journal = client, pacer, directory, journal
         self.budget, self._clock = budget, clock
@@ -81,7 +85,7 @@ class Sender:
         self._keep_going = keep_going
         self._policy = send_policy(max_retries=max_retries, keep_going=self._may_retry, sleep=sleep)
         self._idle: list[AsyncRetrying] = []
-        self.stats = Stats()
+        self.stats = stats if stats is not None else Stats()
 
     def _may_retry(self) -> bool:
         return self._keep_going() and not self.budget.exhausted

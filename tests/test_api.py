@@ -12,6 +12,7 @@ PUBLIC = [
     "ApiKey",
     "BulkError",
     "ConfigError",
+    "Interrupted",
     "ManifestError",
     "RunControl",
     "UsageError",

@@ -19,8 +19,30 @@ def test_explicit_arguments_win_over_the_environment(tmp_path):
     key.write_text("  from-file\n")
     s = resolve_settings(base_url="https://arg.example/", api_key_file=key, environ=env)
     assert s.api_key.reveal() == "from-file" and s.base_url == "https://arg.example"
-    assert resolve_settings(api_key="arg", environ=env).api_key.reveal() == "arg"
-    assert resolve_settings(api_key="k", environ={}).base_url == "https://api.rungen.ai"
+    assert resolve_settings(api_key="from-arg", environ=env).api_key.reveal() == "from-arg"
+    assert resolve_settings(api_key="long-key", environ={}).base_url == "https://api.rungen.ai"
+
+
+def test_short_keys_only_against_loopback():
+    with pytest.raises(ConfigError, match=r"shorter than 8 characters.*loopback"):
+        resolve_settings(api_key="k", base_url="https://api.rungen.ai", environ={})
+    assert resolve_settings(api_key="k", base_url="http://127.0.0.1:8080", environ={}).api_key
+
+
+def test_redaction_redacts_the_key_and_nothing_else():
+    assert ApiKey("k").redact("could not connect; check the base URL") == (
+        "could not connect; check the base URL"
+    )
+    assert ApiKey("k").redact("key k refused") == "key *** refused"
+    assert ApiKey("k").redact("x-api-key: k") == "x-api-key: ***"
+    long = ApiKey("sk-live-abcdef")
+    assert long.redact("keysk-live-abcdef!") == "key***!"
+    assert long.redact("nothing to hide") == "nothing to hide"
+
+
+def test_key_fingerprint_tells_keys_apart_without_showing_them():
+    a, b = ApiKey(SECRET).fingerprint(), ApiKey(SECRET + "x").fingerprint()
+    assert a != b and len(a) == 12 and SECRET not in a and a == ApiKey(SECRET).fingerprint()
 
 
 def test_no_key_is_a_clear_error():
@@ -76,6 +98,8 @@ def test_client_errors_do_not_carry_the_key(tmp_path):
         progress=False,
         output=tmp_path / "r.csv",
     )
-    assert result.status.tolist() == ["failed"] and result.error_kind.tolist() == ["network"]
+    # The listing before any POST cannot connect: nothing is sent, the row is skipped.
+    assert result.status.tolist() == ["skipped"] and result.error_kind.tolist() == ["network"]
+    assert "cannot connect" in result.error[0]
     for f in tmp_path.iterdir():
         assert SECRET not in f.read_text()

@@ -173,7 +173,8 @@ def test_dry_run_sends_nothing_and_reports_valid_rows(samples, emulator_thread):
         done = run_cli("create", "apps.jsonl", "--dry-run", cwd=samples, env=cli_env(emu.url))
         assert emu.record.posts == 0 and emu.record.gets == 0
     assert done.returncode == 1
-    results = pd.read_csv(samples / "apps.results.csv")
+    assert not (samples / "apps.results.csv").exists()  # a dry run has a file of its own
+    results = pd.read_csv(samples / "apps.dry-run.csv")
     assert (results.status == "valid").sum() == 20 and (results.status == "invalid").sum() == 5
     assert "first body (of 20 to send):" in done.stdout and '"gpu_tier": "STANDARD"' in done.stdout
     no_key_anywhere(done.stdout, done.stderr)

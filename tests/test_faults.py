@@ -117,10 +117,10 @@ def test_skip_existing_sends_no_post_for_existing_names(tmp_path, emulator_threa
     with emulator_thread() as emu:
         first = bulk.run(path, base_url=emu.url, api_key=KEY, progress=False)
         manifest(tmp_path, 14)  # the nightly manifest grew by four apps
-        posts_before = emu.record.posts
+        posts_before, gets_before = emu.record.posts, emu.record.gets
         done = run_cli("create", str(path), "--skip-existing", cwd=tmp_path, env=cli_env(emu.url))
         assert emu.record.posts - posts_before == 4 and emu.record.duplicates() == {}
-        gets = emu.record.gets
+        gets = emu.record.gets - gets_before
     assert done.returncode == 0, done.stderr
     assert gets == 1  # listed once
     results = pd.read_csv(tmp_path / "m.results.csv")
@@ -325,14 +325,17 @@ async def test_rows_stopped_between_retries_leave_the_journal_open_for_resume(tm
     faults = Faults(error_rate=1.0, seed=5)
     async with serve(api_key=KEY, faults=faults) as emu, anyio.create_task_group() as tg:
         tg.start_soon(stop_when_all_were_tried)
-        result = await bulk.arun(
-            path,
-            base_url=emu.url,
-            api_key=KEY,
-            control=control,
-            output=tmp_path / "r.csv",
-            progress=False,
-        )
+        with pytest.raises(bulk.Interrupted) as stopped:
+            await bulk.arun(
+                path,
+                base_url=emu.url,
+                api_key=KEY,
+                control=control,
+                output=tmp_path / "r.csv",
+                progress=False,
+            )
+    result = stopped.value.results
+    assert isinstance(stopped.value, KeyboardInterrupt)
     assert set(result.status) == {"skipped"}
     assert result.error.str.startswith("not retried: the run stopped; last answer: HTTP 50").all()
     events = [json.loads(x)["event"] for x in (tmp_path / "r.journal.jsonl").read_text().split()]
