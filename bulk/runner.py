@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pandas as pd
 
 from .client import Client
@@ -323,6 +324,7 @@ async def _until_stopped(work: Callable[[], Awaitable[None]], control: RunContro
         tasks.cancel_scope.cancel()
     if failure is not None:
         raise failure
+    await anyio.lowlevel.checkpoint_if_cancelled()  # a cancellation that came meanwhile
 
 
 def _checked(row: Row, dry_run: bool) -> Result | None:

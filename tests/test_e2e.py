@@ -41,11 +41,14 @@ def no_key_anywhere(*texts):
         assert KEY not in text
 
 
+SAMPLE_FILES = ("apps.csv", "apps.parquet", "apps.jsonl", "apps_no_loras.csv", "loras.csv")
+
+
 @pytest.fixture
 def samples(tmp_path):
-    for f in SAMPLES.iterdir():
-        if f.suffix in (".csv", ".parquet", ".jsonl"):
-            shutil.copy(f, tmp_path)
+    """The sample manifests, by name: never what a run may have left in input_samples/."""
+    for name in SAMPLE_FILES:
+        shutil.copy(SAMPLES / name, tmp_path)
     return tmp_path
 
 
