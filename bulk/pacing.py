@@ -7,8 +7,11 @@ The rate limit belongs to the API key, not to a worker, so a 429 slows the whole
   CUBIC curve used by the AWS SDKs' adaptive retry mode: fast while far below the rate
   that was throttled, slow near it, probing beyond it only after a while. A run with no
   fixed cap therefore settles near the server's limit instead of oscillating;
-* a fixed cap (``rate``) is never exceeded: admitted requests are spaced at least
-  ``1 / rate`` seconds apart (a leaky bucket with no burst).
+* a fixed cap (``rate``) is kept by virtual scheduling (GCRA): each request has a slot
+  on the ideal timeline ``1 / rate`` apart, and is let through from one slot before its
+  own. Over any window of W seconds at most ``rate * W + 1`` requests go out, and a late
+  wake-up is made up by the next request instead of being lost for good, so a long run
+  keeps the full rate.
 
 The clock and the sleep function are parameters, so tests never wait.
 """
@@ -44,7 +47,7 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self._beta, self._scale, self._min_rate = beta, scale, min_rate
         self._adaptive = math.inf  # no limit of its own until the first 429
-        self._last = -math.inf  # when the last request was let through
+        self._tat = -math.inf  # theoretical arrival time of the next request (GCRA)
         self._lock = anyio.Lock()
         self.paused_until = -math.inf
         self._w_max = 0.0
@@ -63,10 +66,11 @@ class Pacer:
     async def acquire(self) -> float:
         """Waits until a request may go; returns that moment.
 
-        Requests are let through one at a time, each at least ``1 / rate`` after the one
-        before as the clock measured it, so a stalled event loop cannot release a burst
-        of slots that fell due meanwhile. The rate and any pause are read afresh after
-        every wait: a 429 that lowers them holds back even the requests already waiting.
+        Requests are let through one at a time, each from one slot before its place on
+        the ideal timeline; a timeline that fell behind the clock (a stalled loop, an
+        idle pool) restarts from now, so no burst of slots that fell due meanwhile is
+        released. The rate and any pause are read afresh after every wait: a 429 that
+        lowers them holds back even the requests already waiting.
         """
         now = self._clock()
         if self.rate == math.inf and self.paused_until <= now:
@@ -75,7 +79,7 @@ class Pacer:
         async with self._lock:
             while True:
                 now = self._clock()
-                due = max(self._last + 1 / self.rate, self.paused_until)
+                due = max(self._tat - 1 / self.rate, self.paused_until)
                 if due <= now:
                     break
                 await self._sleep(due - now)
@@ -83,7 +87,8 @@ class Pacer:
             return now
 
     def _admit(self, now: float) -> None:
-        self._last = now
+        if self.rate != math.inf:
+            self._tat = max(self._tat, now) + 1 / self.rate
         self._count(now)
 
     def _count(self, now: float) -> None:

@@ -128,11 +128,11 @@ def wait_for(predicate: Callable[[], bool], *, timeout: float = 30, what: str = 
 
 
 def max_in_window(times: list[float], window: float) -> int:
-    """The most events that fall in any window of the given length."""
+    """The most events that fall in any half-open window [x, x + window)."""
     times = sorted(times)
     best, start = 0, 0
     for end, t in enumerate(times):
-        while t - times[start] > window + 1e-9:
+        while t - times[start] >= window - 1e-9:
             start += 1
         best = max(best, end - start + 1)
     return best

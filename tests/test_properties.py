@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
@@ -105,4 +106,6 @@ def test_pacer_never_admits_more_than_its_rate_over_any_window(
 
     asyncio.run(main())
     for window in (1.0, 2.5, 10.0):
-        assert max_in_window(times, window) <= rate * window + 1 + 1e-6
+        # R * W + 1 whenever R * W is whole; the one slot of tolerance can add a request
+        # to a window whose length is not a whole number of slots.
+        assert max_in_window(times, window) <= math.ceil(rate * window - 1e-9) + 1
