@@ -2,11 +2,16 @@
 
 The rate limit belongs to the API key, not to a worker, so a 429 slows the whole pool:
 
-* a Retry-After pauses every new request until it has passed;
-* the sending rate drops to ``beta`` times what was being sent, then recovers along the
-  CUBIC curve used by the AWS SDKs' adaptive retry mode: fast while far below the rate
-  that was throttled, slow near it, probing beyond it only after a while. A run with no
-  fixed cap therefore settles near the server's limit instead of oscillating;
+* the pool learns the server's sustainable rate from the successes it had just before
+  the 429 (over the last ``window`` seconds), and holds just under it (``margin``);
+  while it knows too little for that (the first burst of a run), the rate drops to
+  ``beta`` times what was being sent. After ``hold`` seconds without a 429 it probes
+  ``probe`` higher each second, so it finds a limit that rose, rarely meeting a 429;
+* a Retry-After pauses every new request, for no longer than the limit requires:
+  servers round it up to whole seconds (or to an HTTP date), so the pool pauses one
+  second less than it says, and at least one slot of the new rate. The request that
+  met it waits with the pool: pausing it alone for the full header would cost a second
+  per 429 and leave its worker idle.
 * a fixed cap (``rate``) is kept by virtual scheduling (GCRA): each request has a slot
   on the ideal timeline ``1 / rate`` apart, and is let through from one slot before its
   own. Over any window of W seconds at most ``rate * W + 1`` requests go out, and a late
@@ -38,20 +43,25 @@ class Pacer:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         beta: float = 0.7,
-        scale: float = 0.4,
+        margin: float = 0.95,
+        window: float = 2.0,
+        hold: float = 2.0,
+        probe: float = 0.05,
         min_rate: float = 0.5,
     ) -> None:
         if rate < 0:
             raise ValueError(f"rate must be 0 (no cap) or more, got {rate!r}")
         self._cap = rate or math.inf
         self._clock, self._sleep = clock, sleep
-        self._beta, self._scale, self._min_rate = beta, scale, min_rate
+        self._beta, self._margin, self._min_rate = beta, margin, min_rate
+        self._window, self._hold, self._probe = window, hold, probe
         self._adaptive = math.inf  # no limit of its own until the first 429
         self._tat = -math.inf  # theoretical arrival time of the next request (GCRA)
         self._lock = anyio.Lock()
         self.paused_until = -math.inf
-        self._w_max = 0.0
-        self._k = 0.0
+        self._successes: deque[float] = deque()  # when recent successes came back
+        self._started = clock()
+        self._probe_at = math.inf
         self._last_decrease = -math.inf
         self._bucket_start = clock()
         self._bucket_count = 0
@@ -105,26 +115,39 @@ class Pacer:
         return max(self.measured, self._bucket_count / max(now - self._bucket_start, 0.05))
 
     def on_success(self) -> None:
-        if self._adaptive == math.inf:
-            return
         now = self._clock()
-        cubic = self._scale * (now - self._last_decrease - self._k) ** 3 + self._w_max
-        # Never run far ahead of what the pool actually manages to send.
-        ceiling = 2 * self._sending(now)
-        self._adaptive = max(self._min_rate, min(cubic, ceiling))
+        self._successes.append(now)
+        while self._successes[0] < now - self._window:
+            self._successes.popleft()
+        if now >= self._probe_at:
+            self._adaptive *= 1 + self._probe
+            self._probe_at = now + 1.0
+
+    def _learnt(self, now: float) -> float | None:
+        """Successes per second over the last window: what the server sustains, when
+        the pool was sending faster than that. None while the window says too little."""
+        span = min(self._window, now - self._started)
+        recent = sum(1 for t in self._successes if t > now - span)
+        if span < 0.25 or recent < 4:
+            return None
+        return recent / span
 
     def on_throttle(self, *, sent_at: float, retry_after: float | None = None) -> None:
         """A 429 for a request that ``acquire`` let through at ``sent_at``."""
         now = self._clock()
         self.throttles += 1
+        if sent_at >= self._last_decrease:  # else the last decrease already answered it
+            # Cut to beta of what was sent, but never below what the server was seen to
+            # sustain: workers that sat out a Retry-After sent less than it allows.
+            rate = self._beta * min(self.rate, self._sending(now))
+            learnt = self._learnt(now)
+            if learnt is not None:
+                rate = max(rate, self._margin * learnt)
+            self._adaptive = max(self._min_rate, rate)
+            self._last_decrease, self._probe_at = now, now + self._hold
         if retry_after is not None and retry_after > 0:
-            self.paused_until = max(self.paused_until, now + retry_after)
-        if sent_at < self._last_decrease:
-            return  # sent before the last decrease: that decrease already answered it
-        self._w_max = max(min(self.rate, self._sending(now)), self._min_rate)
-        self._k = (self._w_max * (1 - self._beta) / self._scale) ** (1 / 3)
-        self._adaptive = max(self._min_rate, self._w_max * self._beta)
-        self._last_decrease = now
+            pause = max(min(retry_after, 1 / self.rate), retry_after - 1.0)
+            self.paused_until = max(self.paused_until, now + pause)
 
 
 class RetryBudget:
