@@ -105,7 +105,11 @@ class _Run:
             result = decide(row, ids, prior, skip_existing=skip_existing)
             if result is not None:
                 # Found after an earlier run's request whose outcome was never recorded.
-                stats.adopted += prior is not None and result.app_id not in (None, prior.app_id)
+                stats.adopted += (
+                    prior is not None
+                    and result.status == "created"
+                    and result.app_id != prior.app_id
+                )
                 self.record(index, result)
 
     async def pool(self, sender: Sender, concurrency: int) -> None:
