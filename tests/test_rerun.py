@@ -313,3 +313,21 @@ def test_the_readme_command_works_twice_and_leaves_tests_unaffected(tmp_path):
         assert "20 created" in done.stdout and "Traceback" not in done.stderr
     left = {p.name for p in (tmp_path / "input_samples").iterdir()}
     assert {"apps.results.csv", "apps.results.journal.jsonl"} <= left
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_during_await_arun_raises_interrupted_with_the_results(tmp_path):
+    path = manifest(tmp_path, 200)
+    async with serve(api_key=KEY, faults=Faults(latency=0.05, idempotency=False)) as emu:
+        before = signal.getsignal(signal.SIGINT)
+        presser = _interrupt_once_some_were_created(emu)
+        with pytest.raises(bulk.Interrupted) as stopped:
+            await bulk.arun(
+                path, base_url=emu.url, api_key=KEY, concurrency=4, progress=False,
+                output=tmp_path / "r.csv",
+            )  # fmt: skip
+        await anyio.to_thread.run_sync(presser.join, 10)
+        while emu.record.posts != len(emu.record.bodies):
+            await anyio.sleep(0.01)
+        _check_interrupted(stopped, emu, tmp_path)
+    assert signal.getsignal(signal.SIGINT) is before  # the handler that was there is back
