@@ -25,9 +25,18 @@ from typing import Any
 
 from .errors import UsageError
 from .payloads import Row
-from .results import Result
+from .results import Result, same_file
 
-__all__ = ["FORMAT", "Journal", "Prior", "Target", "journal_path", "read_journal", "rows_digest"]
+__all__ = [
+    "FORMAT",
+    "Journal",
+    "Prior",
+    "Target",
+    "check_journal",
+    "journal_path",
+    "read_journal",
+    "rows_digest",
+]
 
 FORMAT = 2  # the journal's format version
 
@@ -41,14 +50,27 @@ def _rotated(path: Path) -> Path:
     return path.with_name(path.name.replace(".journal.jsonl", ".journal.1.jsonl"))
 
 
+def check_journal(path: Path, *, inputs: Sequence[tuple[str, object]]) -> None:
+    """The journal, and the older one it may be moved to, never replace an input."""
+    for journal in (path, _rotated(path)):
+        for what, given in inputs:
+            if isinstance(given, str | os.PathLike) and same_file(journal, Path(given)):
+                raise UsageError(
+                    f"the journal of this output would be {str(journal)!r}, which is the "
+                    f"{what}: it would be overwritten; choose another --output (-o)"
+                )
+
+
 def rows_digest(rows: Sequence[Row]) -> str:
     """A digest of what the rows ask for (LoRA tables included): a changed manifest
-    changes it, a manifest read from another format with the same rows does not."""
-    digest = hashlib.sha256()
+    changes it, a manifest read from another format with the same rows does not. Teams
+    are left out: ``Target`` compares them on their own, to say so."""
+    digest, placement = hashlib.sha256(), hashlib.sha256()
     for row in rows:
         what = row.payload or (row.error or "").encode()
-        digest.update(f"{row.number}\x00{row.team or ''}\x00{row.name}\x00".encode() + what)
-    return digest.hexdigest()
+        digest.update(f"{row.number}\x00{row.name}\x00".encode() + what)
+        placement.update(f"{row.number}\x00{row.team or ''}\x00".encode())
+    return f"{digest.hexdigest()[:32]}-{placement.hexdigest()[:16]}"
 
 
 @dataclass(frozen=True)
@@ -83,8 +105,11 @@ class Target:
             )
         if earlier.get("key") != self.key:
             found.append("it used another API key")
-        if earlier.get("digest") != self.digest:
+        rows, teams = str(earlier.get("digest")).partition("-")[::2]
+        if rows != self.digest.partition("-")[0]:
             found.append("the manifest's rows (or its LoRA table) changed since")
+        elif teams != self.digest.partition("-")[2] and earlier.get("teams") == list(self.teams):
+            found.append("rows moved from one team to another since")
         return found
 
 
@@ -109,6 +134,7 @@ class Earlier:
     rows: dict[tuple[str | None, str], Prior] = field(default_factory=dict)
     finished: bool = True  # the last run reached its end and wrote its results
     target: dict[str, Any] | None = None  # the first start line
+    sent: bool = False  # some run of this journal sent a POST
 
 
 def read_journal(path: str | os.PathLike[str]) -> Earlier:
@@ -132,7 +158,7 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
         return
     prior = earlier.rows.setdefault((event.get("team"), event.get("name")), Prior())
     if kind == "intent":
-        prior.sent = True
+        prior.sent = earlier.sent = True
         prior.existing = tuple(event.get("existing") or ())
     elif kind == "result" and event.get("status") == "created" and event.get("app_id"):
         prior.app_id = event["app_id"]
@@ -143,6 +169,7 @@ class Journal:
 
     def __init__(self, path: Path | None, *, resume: bool, target: Target | None = None) -> None:
         self.path, self.target = path, target
+        self.sent: set[int] = set()  # rows whose intent this run wrote: maybe applied
         self._fd: int | None = None
         self.earlier = Earlier()
         if path is None:
@@ -150,14 +177,15 @@ class Journal:
         earlier = read_journal(path) if path.exists() else None
         if resume:
             self.earlier = _resumable(path, earlier, target)
-        elif earlier is not None and not earlier.finished:
+        elif earlier is not None and not earlier.finished and earlier.sent:
             raise UsageError(
                 f"an earlier run stopped before its end (journal {str(path)!r}); pass "
                 "--resume (resume=True) to finish it without creating apps twice, or move "
                 "the journal away to start over"
             )
         elif earlier is not None:
-            os.replace(path, _rotated(path))  # kept as the evidence of the last run
+            # Finished, or stopped before any POST: kept as the evidence of the last run.
+            os.replace(path, _rotated(path))
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         self._fd = os.open(path, flags, 0o600)
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
@@ -174,6 +202,7 @@ class Journal:
         self._write(event)
 
     def intent(self, row: Row) -> None:
+        self.sent.add(row.number)
         event: dict[str, Any] = {
             "event": "intent",
             "row": row.number,

@@ -197,7 +197,8 @@ def read_manifest(
     if missing and not (records and all(LINE_ERROR in r for r in records)):
         raise ManifestError(
             f"manifest {source!r} has no {', '.join(repr(c) for c in missing)} column "
-            f"(required: {', '.join(REQUIRED)}; columns found: {', '.join(map(str, columns))})"
+            f"(required: {', '.join(REQUIRED)}; columns found: "
+            f"{', '.join(repr(str(c)) for c in columns)})"
         )
     if loras is not None:
         _join_loras(records, read_loras_table(loras))

@@ -6,6 +6,7 @@ never stops the others and is never sent.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -46,6 +47,8 @@ def idempotency_key(team: str | None, name: str, payload: bytes) -> str:
 
 
 def _is_blank(value: Any) -> bool:
+    if type(value) is str:  # the common case first: this runs many times per row
+        return not value.strip()
     if value is None or (isinstance(value, str) and not value.strip()):
         return True
     if isinstance(value, float):
@@ -72,6 +75,7 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@functools.lru_cache(maxsize=4096)  # model and download URLs repeat across rows
 def _is_url(text: str) -> bool:
     parts = urlsplit(text)
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not _SPACE.search(text)

@@ -22,6 +22,7 @@ __all__ = [
     "Stats",
     "check_output",
     "default_output",
+    "same_file",
     "to_frame",
     "write_results",
 ]
@@ -80,7 +81,7 @@ def default_output(manifest: str | os.PathLike[str], *, dry_run: bool = False) -
     return path.with_name(f"{path.stem}.{'dry-run' if dry_run else 'results'}.csv")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (b.exists() and os.path.samefile(a, b))
     except OSError:
@@ -106,7 +107,7 @@ def check_output(
     if not path.parent.is_dir():
         raise UsageError(f"output {str(path)!r}: folder {str(path.parent)!r} does not exist")
     for what, given in inputs:
-        if isinstance(given, str | os.PathLike) and _same_file(path, Path(given)):
+        if isinstance(given, str | os.PathLike) and same_file(path, Path(given)):
             raise UsageError(
                 f"output {str(path)!r} is the {what}: it would be overwritten; choose "
                 "another --output (-o)"

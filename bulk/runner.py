@@ -25,7 +25,7 @@ from .config import ApiKey, Settings, resolve_settings
 from .control import RunControl, catch_signals
 from .directory import Directory, Unsettled, conflict_message
 from .errors import Interrupted, UsageError
-from .journal import Earlier, Journal, Prior, Target, journal_path, rows_digest
+from .journal import Earlier, Journal, Prior, Target, check_journal, journal_path, rows_digest
 from .manifest import Manifest, read_manifest
 from .pacing import Pacer, RetryBudget
 from .payloads import Row, build_rows
@@ -178,6 +178,14 @@ def _listing_failed(exc: Unsettled) -> str:
     return f"the apps could not be listed before sending, so nothing was sent: {exc}"
 
 
+def _abandoned(row: Row) -> Result:
+    error = (
+        "sent, then abandoned before its answer came: the app may exist; --resume looks "
+        "it up before sending again"
+    )
+    return Result(row.number, row.name, "skipped", attempts=1, error=error, error_kind="ambiguous")
+
+
 def _unsent(row: Row, control: RunControl) -> Result:
     reason = control.reason or "the run stopped"
     return Result(
@@ -227,9 +235,12 @@ async def arun(
     _check_arguments(concurrency, rate, max_retries, timeout)
     inputs = [("manifest", manifest), ("LoRA table", loras)]
     out = check_output(output, inputs=inputs, dry_run=dry_run) if output is not None else None
+    if out is not None and not dry_run:
+        check_journal(journal_path(out), inputs=inputs)
     if resume and (out is None or dry_run):
         raise UsageError(
-            "resume needs output= and a real run: the journal lives beside the results file"
+            "--resume (resume=True) needs a real run with --output (output=): the journal "
+            "lives beside the results file; a dry run has none"
         )
     settings = None
     if not dry_run:  # a dry run needs no key and touches no network
@@ -374,6 +385,9 @@ async def _send_all(
         if all(r is not None and r.status != "skipped" for r in results):
             journal.end()  # nothing left for --resume: a fresh run may follow
     finally:
+        for index, row in enumerate(rows):
+            if results[index] is None and row.number in journal.sent:
+                results[index] = _abandoned(row)  # its answer never came: it may exist
         journal.close()
         bar.close()
 

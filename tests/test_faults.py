@@ -230,6 +230,10 @@ def test_second_ctrl_c_abandons_requests_in_flight_then_resume_settles_them(
         assert proc.returncode == 130 and "Traceback" not in err, err
         results = pd.read_csv(tmp_path / "m.results.csv")
         assert (results.status == "skipped").all()
+        # The six sent and abandoned are not "not sent": they may exist.
+        abandoned = results[results.error_kind == "ambiguous"]
+        assert len(abandoned) == 6 and (abandoned.attempts == 1).all()
+        assert abandoned.error.str.startswith("sent, then abandoned before its answer").all()
         wait_for(lambda: len(emu.record.created) == 6, what="the abandoned requests to land")
         emu.faults.latency = 0
         done = run_cli("create", "m.csv", "--resume", cwd=tmp_path, env=cli_env(emu.url))

@@ -56,6 +56,11 @@ def test_unfinished_journal_needs_resume_and_resume_needs_a_journal(tmp_path):
     journal = Journal(path, resume=False)
     journal.start("m.csv", 3)
     journal.close()
+    Journal(path, resume=False).close()  # nothing was sent: nothing blocks a fresh run
+    journal = Journal(path, resume=False)
+    journal.start("m.csv", 3)
+    journal.intent(ROWS[0])
+    journal.close()
     with pytest.raises(UsageError, match="pass --resume"):
         Journal(path, resume=False)
     Journal(path, resume=True).close()

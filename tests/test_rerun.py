@@ -147,8 +147,8 @@ def test_resume_against_another_target_is_refused_with_no_request_sent(
         "key": "another API key",
         "team": "team(s)",
         "manifest": "manifest's rows",
-    }[change]
-    assert reason in done.stderr
+    }
+    assert [r for c, r in reason.items() if r in done.stderr] == [reason[change]]
     assert KEY not in done.stderr
 
 
@@ -331,3 +331,32 @@ async def test_ctrl_c_during_await_arun_raises_interrupted_with_the_results(tmp_
             await anyio.sleep(0.01)
         _check_interrupted(stopped, emu, tmp_path)
     assert signal.getsignal(signal.SIGINT) is before  # the handler that was there is back
+
+
+@pytest.mark.parametrize("which", ["manifest", "loras"])
+def test_a_journal_that_would_be_named_like_an_input_is_refused(tmp_path, which):
+    manifest(tmp_path, 2, name="apps.journal.jsonl" if which == "manifest" else "m.csv")
+    source = "apps.journal.jsonl" if which == "manifest" else "m.csv"
+    if which == "manifest":
+        frame = pd.read_csv(tmp_path / source)
+        frame.to_json(tmp_path / source, orient="records", lines=True)
+    (tmp_path / "r.journal.jsonl").write_text('{"app": "x"}\n')
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = (
+        ["-o", "apps.csv"] if which == "manifest" else ["--loras", "r.journal.jsonl", "-o", "r.csv"]
+    )
+    done = run_cli("create", source, *args, cwd=tmp_path, env=cli_env("http://127.0.0.1:9"))
+    assert done.returncode == 2 and "it would be overwritten" in done.stderr, done.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_run_that_sent_nothing_does_not_block_the_corrected_run(tmp_path, emulator_thread):
+    manifest(tmp_path, 3)
+    with emulator_thread() as emu:
+        wrong = run_cli(
+            "create", "m.csv", cwd=tmp_path, env=cli_env(emu.url, RUNGEN_API_KEY="wrong-key-123")
+        )
+        assert wrong.returncode == 1 and emu.record.posts == 0
+        done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
+        assert done.returncode == 0, done.stderr
+        assert len(held(emu)) == 3
