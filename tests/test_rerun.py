@@ -239,8 +239,9 @@ def _check_interrupted(stopped, emu, tmp_path):
     assert written.app_id.tolist() == results.app_id.fillna("").tolist()
 
 
-def test_ctrl_c_during_bulk_run_raises_interrupted_with_the_results(tmp_path, emulator_thread):
+def _ctrl_c_during_bulk_run(tmp_path, emulator_thread):
     path = manifest(tmp_path, 200)
+    before = signal.getsignal(signal.SIGINT)
     with emulator_thread(Faults(latency=0.05, idempotency=False)) as emu:
         presser = _interrupt_once_some_were_created(emu)
         with pytest.raises(bulk.Interrupted) as stopped:
@@ -251,23 +252,17 @@ def test_ctrl_c_during_bulk_run_raises_interrupted_with_the_results(tmp_path, em
         presser.join(10)
         wait_for(lambda: emu.record.posts == len(emu.record.bodies), what="handlers done")
         _check_interrupted(stopped, emu, tmp_path)
+    assert signal.getsignal(signal.SIGINT) is before  # the handler that was there is back
+
+
+def test_ctrl_c_during_bulk_run_raises_interrupted_with_the_results(tmp_path, emulator_thread):
+    _ctrl_c_during_bulk_run(tmp_path, emulator_thread)
 
 
 @pytest.mark.anyio
 async def test_ctrl_c_during_bulk_run_inside_a_running_loop(tmp_path, emulator_thread):
     """As in a notebook: the run lives in a helper thread, the interrupt in this one."""
-    path = manifest(tmp_path, 200)
-    with emulator_thread(Faults(latency=0.05, idempotency=False)) as emu:
-        presser = _interrupt_once_some_were_created(emu)
-        with pytest.raises(bulk.Interrupted) as stopped:
-            bulk.run(
-                path, base_url=emu.url, api_key=KEY, concurrency=4, progress=False,
-                output=tmp_path / "r.csv",
-            )  # fmt: skip
-        presser.join(10)
-        wait_for(lambda: emu.record.posts == len(emu.record.bodies), what="handlers done")
-        _check_interrupted(stopped, emu, tmp_path)
-    assert signal.getsignal(signal.SIGINT) is not None  # the loop's own handler is back
+    _ctrl_c_during_bulk_run(tmp_path, emulator_thread)
 
 
 @pytest.mark.anyio
