@@ -7,12 +7,14 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 
-__all__ = ["RunControl", "catch_signals"]
+__all__ = ["RunControl", "catch_signals", "until_stopped"]
 
 
 class RunControl:
@@ -132,3 +134,33 @@ def catch_signals(control: RunControl) -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+async def until_stopped(work: Callable[[], Awaitable[None]], control: RunControl) -> None:
+    """Runs ``work`` shielded from cancellation. A cancellation of the caller stops it as
+    Ctrl-C does (no new rows, the grace period for requests in flight), and goes on once
+    ``work`` has ended."""
+    done = False
+    failure: BaseException | None = None
+
+    async def guard(*, task_status: anyio.abc.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            if not done:
+                control.interrupt()
+
+    control.bind()
+    async with anyio.create_task_group() as tasks:
+        await tasks.start(guard)
+        with anyio.CancelScope(shield=True):
+            try:
+                await work()
+            except BaseException as exc:  # re-raised as it is, not in an ExceptionGroup
+                failure = exc
+        done = True
+        tasks.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    await anyio.lowlevel.checkpoint_if_cancelled()  # a cancellation that came meanwhile

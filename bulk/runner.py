@@ -12,7 +12,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,10 +21,11 @@ import pandas as pd
 
 from .client import Client
 from .config import ApiKey, Settings, resolve_settings
-from .control import RunControl, catch_signals
-from .directory import Directory, Unsettled, conflict_message
+from .control import RunControl, catch_signals, until_stopped
+from .directory import Directory, Unsettled
 from .errors import Interrupted, UsageError
-from .journal import Earlier, Journal, Prior, Target, check_journal, journal_path, rows_digest
+from .existing import decide
+from .journal import Earlier, Journal, Target, check_journal, journal_path, rows_digest
 from .manifest import Manifest, read_manifest
 from .pacing import Pacer, RetryBudget
 from .payloads import Row, build_rows
@@ -146,32 +146,6 @@ class _Run:
         scope.cancel()
 
 
-def decide(row: Row, ids: list[str], prior: Prior | None, *, skip_existing: bool) -> Result | None:
-    """What a row needs, given the ids of the apps of its name on the server now and what
-    an earlier run of the same journal did; None: send it. Sets ``row.existing``."""
-    if prior is not None and prior.app_id in ids:
-        return Result(row.number, row.name, "created", prior.app_id)
-    if prior is not None and prior.sent:
-        # Sent by an earlier run with no outcome recorded: an app that was not there
-        # before it was sent is that run's.
-        new = [app_id for app_id in ids if app_id not in prior.existing]
-        if len(new) == 1:
-            return Result(row.number, row.name, "created", new[0])
-        if new:
-            return _conflict(row, new)
-    if skip_existing and len(ids) == 1:
-        return Result(row.number, row.name, "exists", ids[0])
-    if skip_existing and ids:
-        return _conflict(row, ids)
-    row.existing = tuple(ids)
-    return None
-
-
-def _conflict(row: Row, ids: list[str]) -> Result:
-    error = f"row {row.number}: name: {conflict_message(row.team, row.name, ids)}"
-    return Result(row.number, row.name, "failed", error=error, error_kind="client")
-
-
 def _listing_failed(exc: Unsettled) -> str:
     if exc.kind == "auth":
         return f"the API key was refused ({exc})"
@@ -264,7 +238,7 @@ async def arun(
         )
         try:
             with catch_signals(control):
-                await _until_stopped(work, control)
+                await until_stopped(work, control)
         except anyio.get_cancelled_exc_class():
             _finish(rows, results, index, out, doc, control, started, stats)
             raise
@@ -310,36 +284,6 @@ def _finish(
         ),
     )
     return frame
-
-
-async def _until_stopped(work: Callable[[], Awaitable[None]], control: RunControl) -> None:
-    """Runs ``work`` shielded from cancellation. A cancellation of the caller stops it as
-    Ctrl-C does (no new rows, the grace period for requests in flight), and goes on once
-    ``work`` has ended."""
-    done = False
-    failure: BaseException | None = None
-
-    async def guard(*, task_status: anyio.abc.TaskStatus[None]) -> None:
-        task_status.started()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            if not done:
-                control.interrupt()
-
-    control.bind()
-    async with anyio.create_task_group() as tasks:
-        await tasks.start(guard)
-        with anyio.CancelScope(shield=True):
-            try:
-                await work()
-            except BaseException as exc:  # re-raised as it is, not in an ExceptionGroup
-                failure = exc
-        done = True
-        tasks.cancel_scope.cancel()
-    if failure is not None:
-        raise failure
-    await anyio.lowlevel.checkpoint_if_cancelled()  # a cancellation that came meanwhile
 
 
 def _checked(row: Row, dry_run: bool) -> Result | None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bulk.existing import decide
 from bulk.journal import Prior
 from bulk.payloads import build_rows
-from bulk.runner import decide
 
 
 def row():
