@@ -44,7 +44,10 @@ class RunControl:
         """Called by the run, in its event loop: calls from other threads go there."""
         self._loop = asyncio.get_running_loop()
 
-    def _in_loop(self, call: Callable[[], None]) -> None:
+    def _in_loop(self, call: Callable[[], None], *, from_signal: bool = False) -> None:
+        """Runs ``call`` in the run's event loop: at once when already there, else handed
+        over. A signal handler always hands it over: it may have interrupted the loop
+        half-way through its own work."""
         loop = self._loop
         if loop is None or loop.is_closed():
             call()
@@ -53,7 +56,7 @@ class RunControl:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is loop:
+        if running is loop and not from_signal:
             call()
         else:
             loop.call_soon_threadsafe(call)
@@ -85,11 +88,7 @@ class RunControl:
 
         Safe in a signal handler: the work is handed to the run's event loop.
         """
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._on_signal)
-        else:
-            self._on_signal()
+        self._in_loop(self._on_signal, from_signal=True)
 
     def _on_signal(self) -> None:
         if self.interrupted:
