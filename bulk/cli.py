@@ -14,15 +14,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import anyio
-import pandas as pd
 
 from . import __version__
 from .control import RunControl
 from .emulator import Faults, serve
-from .errors import BulkError, Interrupted, ManifestError, UsageError
+from .errors import BulkError, ManifestError, UsageError
 from .progress import describe_rows
 from .results import SUCCESS, default_output
-from .runner import arun
+from .runner import Outcome, execute
 
 __all__ = ["main"]
 
@@ -152,7 +151,7 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-async def _run_create(args: argparse.Namespace, control: RunControl) -> pd.DataFrame:
+async def _run_create(args: argparse.Namespace, control: RunControl) -> Outcome:
     options = dict(
         output=args.output or default_output(args.manifest, dry_run=args.dry_run),
         loras=args.loras,
@@ -169,38 +168,42 @@ async def _run_create(args: argparse.Namespace, control: RunControl) -> pd.DataF
         control=control,
     )
     if not args.emulator:
-        return await arun(
+        return await execute(
             args.manifest, base_url=args.base_url, api_key_file=args.api_key_file, **options
         )
     async with serve() as emulator:
         print(f"emulator: serving the RunGen.AI API at {emulator.url}", file=sys.stderr)
-        return await arun(args.manifest, base_url=emulator.url, api_key=emulator.api_key, **options)
+        return await execute(
+            args.manifest, base_url=emulator.url, api_key=emulator.api_key, **options
+        )
 
 
 def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
     control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
+    outcome = anyio.run(_run_create, args, control)
     try:
-        frame = anyio.run(_run_create, args, control)
-    except Interrupted as stop:
-        _report(stop.results, args)
+        _report(outcome, args)
+    finally:
+        outcome.close()
+    if outcome.interrupted:
         again = [a for a in argv if a != "--resume"] + ["--resume"]
         print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    _report(frame, args)
     if control.reason:
         print(f"stopped early: {control.reason}", file=sys.stderr)
-    return EXIT_OK if frame["status"].isin(list(SUCCESS)).all() else EXIT_ROWS
+    counts = outcome.results.counts
+    return EXIT_OK if sum(counts[s] for s in SUCCESS) == outcome.results.total else EXIT_ROWS
 
 
-def _report(frame: pd.DataFrame, args: argparse.Namespace) -> None:
-    for warning in frame.attrs.get("warnings", []):
+def _report(outcome: Outcome, args: argparse.Namespace) -> None:
+    for warning in outcome.prepared.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.dry_run and frame.attrs.get("first_body"):
-        print(f"first body (of {(frame['status'] == 'valid').sum()} to send):")
-        print(frame.attrs["first_body"])
-    if len(frame):
-        print(describe_rows(frame))
-    print(frame.attrs["summary"])
+    if args.dry_run and outcome.prepared.first_body:
+        print(f"first body (of {outcome.results.counts['valid']} to send):")
+        print(outcome.prepared.first_body)
+    if outcome.results.total:
+        print(describe_rows(outcome.results.batches(), outcome.results.total))
+    print(outcome.summary)
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:

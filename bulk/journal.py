@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "FORMAT",
     "Journal",
     "Prior",
+    "RowsDigest",
     "Target",
     "check_journal",
     "journal_path",
@@ -61,16 +62,28 @@ def check_journal(path: Path, *, inputs: Sequence[tuple[str, object]]) -> None:
                 )
 
 
-def rows_digest(rows: Sequence[Row]) -> str:
-    """A digest of what the rows ask for (LoRA tables included): a changed manifest
-    changes it, a manifest read from another format with the same rows does not. Teams
-    are left out: ``Target`` compares them on their own, to say so."""
-    digest, placement = hashlib.sha256(), hashlib.sha256()
-    for row in rows:
-        what = row.payload or (row.error or "").encode()
-        digest.update(f"{row.number}\x00{row.name}\x00".encode() + what)
-        placement.update(f"{row.number}\x00{row.team or ''}\x00".encode())
-    return f"{digest.hexdigest()[:32]}-{placement.hexdigest()[:16]}"
+class RowsDigest:
+    """A digest of what the rows ask for (LoRA tables included), fed chunk by chunk: a
+    changed manifest changes it, a manifest read from another format with the same rows
+    does not. Teams are hashed apart: ``Target`` compares them on their own, to say so."""
+
+    def __init__(self) -> None:
+        self._rows, self._placement = hashlib.sha256(), hashlib.sha256()
+
+    def update(self, rows: Iterable[Row]) -> None:
+        for row in rows:
+            what = row.payload or (row.error or "").encode()
+            self._rows.update(f"{row.number}\x00{row.name}\x00".encode() + what)
+            self._placement.update(f"{row.number}\x00{row.team or ''}\x00".encode())
+
+    def hexdigest(self) -> str:
+        return f"{self._rows.hexdigest()[:32]}-{self._placement.hexdigest()[:16]}"
+
+
+def rows_digest(rows: Iterable[Row]) -> str:
+    digest = RowsDigest()
+    digest.update(rows)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,26 +1,40 @@
-"""Step 1: reading the manifest (CSV, Parquet, JSONL or a DataFrame) into plain records.
+"""Step 1: the manifest (CSV, Parquet, JSONL or a DataFrame) as chunks of plain records,
+alias columns renamed and the LoRA table joined.
 
-Cells are read as text (CSV) or as the file's own native values (Parquet, JSONL), never
-through pandas' float inference, so that an id like ``007310`` or ``212532`` arrives
-exactly as written. Converting values is the validator's job, done on purpose there.
+The files themselves are read by ``formats``; converting values is the validator's job.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow
 
 from .errors import ManifestError
+from .formats import (
+    CHUNK_ROWS,
+    LINE_ERROR,
+    file_chunks,
+    format_of,
+    frame_chunks,
+    header,
+    translated,
+)
 
-__all__ = ["FIELDS", "LORA_FIELDS", "REQUIRED", "Manifest", "read_loras_table", "read_manifest"]
+__all__ = [
+    "FIELDS",
+    "LINE_ERROR",
+    "LORA_FIELDS",
+    "REQUIRED",
+    "Manifest",
+    "ManifestReader",
+    "read_loras_table",
+    "read_manifest",
+]
 
 FIELDS = (
     "name",
@@ -41,21 +55,10 @@ ALIASES = {
     "workflow.model_url": "model_url",
     "workflow.tools.loras": "loras",
 }
-# Keys of a JSONL line in the API's own nested shape that hold more fields.
-_NESTED = ("configuration", "workflow", "workflow.tools")
-# Set on a record whose source line could not be read at all.
-LINE_ERROR = "__line_error__"
 # Set on a record that gives a field under two names: ["field: ...", ...].
 CONFLICTS = "__conflicts__"
 # Set by the LoRA-table join: [(table row number, raw LoRA dict), ...].
 TABLE_LORAS = "__table_loras__"
-EXTENSIONS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 
 
 @dataclass
@@ -63,85 +66,6 @@ class Manifest:
     records: list[dict[str, Any]]
     source: str
     warnings: list[str] = field(default_factory=list)
-
-
-def _format_of(path: Path, what: str) -> str:
-    kind = EXTENSIONS.get(path.suffix.lower())
-    if kind is None:
-        known = ", ".join(sorted(EXTENSIONS))
-        ext = path.suffix or "(none)"
-        raise ManifestError(f"{what} {str(path)!r}: unknown extension {ext!r}; use one of {known}")
-    if not path.is_file():
-        raise ManifestError(f"{what} {str(path)!r} not found")
-    return kind
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8-sig") as lines:
-        for line_no, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                value = json.loads(line)
-            except ValueError as exc:
-                value = {LINE_ERROR: f"line {line_no} is not valid JSON ({exc.msg})"}
-            if not isinstance(value, dict):
-                value = {LINE_ERROR: f"line {line_no} is not a JSON object"}
-            records.append(_flatten(value))
-    return records
-
-
-def _flatten(value: dict[str, Any]) -> dict[str, Any]:
-    """Turns the API's nested body into dotted keys, so that aliases can map them."""
-    flat = dict(value)
-    for prefix in _NESTED:
-        inner = flat.get(prefix)
-        if isinstance(inner, dict):
-            del flat[prefix]
-            flat.update({f"{prefix}.{k}": v for k, v in inner.items()})
-    return flat
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    with warnings.catch_warnings():
-        # A row longer than the header would lose cells (or shift them into an index).
-        warnings.simplefilter("error", pd.errors.ParserWarning)
-        return pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            index_col=False,
-            encoding="utf-8-sig",
-        )
-
-
-def _read_records(path: Path, what: str) -> tuple[list[dict[str, Any]], list[Any]]:
-    kind = _format_of(path, what)
-    try:
-        if kind == "csv":
-            frame = _read_csv(path)
-        elif kind == "parquet":
-            # The Arrow backend hands back Python ints and lists, not floats and arrays.
-            frame = pd.read_parquet(path, dtype_backend="pyarrow")
-        else:
-            records = _read_jsonl(path)
-            return records, _columns(records)
-        return frame.to_dict("records"), list(frame.columns)
-    except pd.errors.EmptyDataError:
-        raise ManifestError(f"{what} {str(path)!r} is empty") from None
-    except UnicodeDecodeError:
-        raise ManifestError(f"{what} {str(path)!r} is not UTF-8 text") from None
-    except (
-        pd.errors.ParserError,
-        pd.errors.ParserWarning,
-        pyarrow.ArrowException,
-        ValueError,
-        OSError,
-    ) as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise ManifestError(f"{what} {str(path)!r} cannot be read as {kind}: {detail}") from None
 
 
 def _filled(value: Any) -> bool:
@@ -159,12 +83,7 @@ def _rename(record: dict[str, Any], renames: dict[str, str]) -> None:
             record[new] = value
 
 
-def _canonical(records: list[dict[str, Any]], columns: Iterable[Any], what: str) -> list[str]:
-    """Renames alias columns in place; returns warnings about columns bulk does not use."""
-    renames = {c: ALIASES[c] for c in columns if c in ALIASES}
-    if renames:
-        for record in records:
-            _rename(record, renames)
+def _unused(columns: Iterable[Any], what: str) -> list[str]:
     unused = [str(c) for c in columns if c not in FIELDS and c not in ALIASES and c != LINE_ERROR]
     return [f"{what}: column {c!r} is not used (known: {', '.join(FIELDS)})" for c in unused]
 
@@ -176,33 +95,92 @@ def _columns(records: list[dict[str, Any]]) -> list[Any]:
     return list(seen)
 
 
+class ManifestReader:
+    """One pass over a manifest, ``chunk_rows`` records at a time, aliases renamed and
+    the LoRA table joined. Column problems known from the header are raised on opening;
+    those only the whole file can show (JSONL keys, LoRA-table orphans) at the end."""
+
+    def __init__(
+        self,
+        manifest: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        loras: str | os.PathLike[str] | pd.DataFrame | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
+        self.warnings: list[str] = []
+        if isinstance(manifest, pd.DataFrame):
+            self.source, columns = "DataFrame", [str(c) for c in manifest.columns]
+            self._chunks = frame_chunks(manifest, chunk_rows)
+            empty = manifest.empty
+        else:
+            path = Path(manifest)
+            self.source, kind = str(path), format_of(path, "manifest")
+            with translated("manifest", path, kind):
+                columns = header(path, kind)
+            self._chunks = file_chunks(path, kind, "manifest", chunk_rows)
+            empty = False
+        self._columns: dict[Any, None] = dict.fromkeys(columns or ())
+        if columns is not None:
+            if not columns and empty:
+                raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
+            self._check_columns(everything_broken=False)
+        self._table = read_loras_table(loras) if loras is not None else None
+        self._joined: set[str] = set()
+
+    def _check_columns(self, *, everything_broken: bool) -> None:
+        columns = list(self._columns)
+        self.warnings = _unused(columns, f"manifest {self.source!r}")
+        present = {ALIASES.get(c, c) for c in columns}
+        missing = [c for c in REQUIRED if c not in present]
+        if missing and not everything_broken:
+            raise ManifestError(
+                f"manifest {self.source!r} has no {', '.join(repr(c) for c in missing)} column "
+                f"(required: {', '.join(REQUIRED)}; columns found: "
+                f"{', '.join(repr(str(c)) for c in columns)})"
+            )
+
+    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+        known = bool(self._columns)
+        readable = False
+        for records in self._chunks:
+            columns = list(self._columns) if known else _columns(records)
+            if not known:
+                self._columns.update(dict.fromkeys(columns))
+                readable = readable or any(LINE_ERROR not in r for r in records)
+            renames = {c: ALIASES[c] for c in columns if c in ALIASES}
+            if renames:
+                for record in records:
+                    _rename(record, renames)
+            if self._table is not None:
+                self._join(records)
+            yield records
+        if not known:
+            if not self._columns:
+                raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
+            self._check_columns(everything_broken=not readable)
+        if self._table is not None:
+            _check_orphans(self._table, self._joined)
+
+    def _join(self, records: list[dict[str, Any]]) -> None:
+        table = self._table
+        assert table is not None
+        for record in records:
+            name = str(record.get("name") or "").strip()
+            entries = table.get(name)
+            if entries:
+                record[TABLE_LORAS] = entries
+                self._joined.add(name)
+
+
 def read_manifest(
     manifest: str | os.PathLike[str] | pd.DataFrame,
     *,
     loras: str | os.PathLike[str] | pd.DataFrame | None = None,
 ) -> Manifest:
-    """Reads the manifest, joins the optional LoRA table, and checks the columns."""
-    if isinstance(manifest, pd.DataFrame):
-        source, columns = "DataFrame", [str(c) for c in manifest.columns]
-        records = manifest.set_axis(columns, axis=1).to_dict("records")
-    else:
-        path = Path(manifest)
-        source = str(path)
-        records, columns = _read_records(path, "manifest")
-    if not columns and not records:
-        raise ManifestError(f"manifest {source!r} has no rows and no columns")
-    warnings = _canonical(records, columns, f"manifest {source!r}")
-    present = {ALIASES.get(c, c) for c in columns}
-    missing = [c for c in REQUIRED if c not in present]
-    if missing and not (records and all(LINE_ERROR in r for r in records)):
-        raise ManifestError(
-            f"manifest {source!r} has no {', '.join(repr(c) for c in missing)} column "
-            f"(required: {', '.join(REQUIRED)}; columns found: "
-            f"{', '.join(repr(str(c)) for c in columns)})"
-        )
-    if loras is not None:
-        _join_loras(records, read_loras_table(loras))
-    return Manifest(records=records, source=source, warnings=warnings)
+    """Reads the whole manifest at once: for small files and tests; runs stream it."""
+    reader = ManifestReader(manifest, loras=loras)
+    records = [record for chunk in reader for record in chunk]
+    return Manifest(records=records, source=reader.source, warnings=reader.warnings)
 
 
 def read_loras_table(
@@ -210,10 +188,16 @@ def read_loras_table(
 ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     """Reads the long-form LoRA table: one row per app and LoRA, keyed by app name."""
     if isinstance(table, pd.DataFrame):
-        source, records, columns = "LoRA table", table.to_dict("records"), list(table.columns)
+        source, columns = "LoRA table", [str(c) for c in table.columns]
+        chunks: Iterable[list[dict[str, Any]]] = frame_chunks(table, CHUNK_ROWS)
     else:
-        source = f"LoRA table {str(table)!r}"
-        records, columns = _read_records(Path(table), "LoRA table")
+        path = Path(table)
+        source, kind = f"LoRA table {str(table)!r}", format_of(path, "LoRA table")
+        with translated("LoRA table", path, kind):
+            columns = header(path, kind)
+        chunks = file_chunks(path, kind, "LoRA table", CHUNK_ROWS)
+    records = [record for chunk in chunks for record in chunk]
+    columns = columns if columns is not None else _columns(records)
     missing = [c for c in ("app", *LORA_FIELDS) if c not in columns]
     if missing:
         raise ManifestError(
@@ -231,16 +215,11 @@ def read_loras_table(
     return by_app
 
 
-def _join_loras(records: list[dict[str, Any]], by_app: dict[str, list]) -> None:
-    names = {str(r.get("name") or "").strip() for r in records}
-    orphans = [app for app in by_app if app not in names]
+def _check_orphans(by_app: dict[str, list], joined: set[str]) -> None:
+    orphans = [app for app in by_app if app not in joined]
     if orphans:
         listed = ", ".join(repr(a) for a in orphans[:5])
         raise ManifestError(
             f"LoRA table: app {listed} is not a name in the manifest; fix the name so that "
             "the LoRA is not silently left off"
         )
-    for record in records:
-        entries = by_app.get(str(record.get("name") or "").strip())
-        if entries:
-            record[TABLE_LORAS] = entries

@@ -22,7 +22,7 @@ import numpy
 
 from .manifest import CONFLICTS, LINE_ERROR, LORA_FIELDS, TABLE_LORAS
 
-__all__ = ["GPU_TIERS", "Row", "build_rows", "idempotency_key"]
+__all__ = ["GPU_TIERS", "Row", "Validator", "build_rows", "idempotency_key"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
 _SPACE = re.compile(r"\s")
@@ -216,13 +216,25 @@ def _body(record: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
     return body
 
 
-def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = None) -> list[Row]:
-    """Validates every record; a valid row gets its body, payload and key, others an error."""
-    rows: list[Row] = []
-    first_of: dict[tuple[str | None, str], int] = {}
-    for number, record in enumerate(records, 1):
+class Validator:
+    """Validates records chunk by chunk, numbering rows on from the last chunk. Names
+    are remembered (one string per row, not the row) to find those that repeat."""
+
+    def __init__(self, *, team_id: str | None = None) -> None:
+        self.team_id = team_id
+        self.count = 0
+        self._first_of: dict[str, int] = {}
+
+    def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[Row]:
+        rows: list[Row] = []
+        for record in records:
+            self.count += 1
+            rows.append(self._one(self.count, record))
+        return rows
+
+    def _one(self, number: int, record: Mapping[str, Any]) -> Row:
         problems = _Problems()
-        team = team_id
+        team = self.team_id
         if not _is_blank(record.get("team_id")):
             team = _text(record["team_id"])
         if LINE_ERROR in record:
@@ -232,17 +244,19 @@ def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = No
             body = _body(record, problems)
             problems.extend(record.get(CONFLICTS, ()))
         name = body["name"]
-        if name and (team, name) in first_of:
-            owner = f" in team {team!r}" if team else ""
-            problems.add(
-                "name",
-                f"{name!r} repeats row {first_of[(team, name)]}{owner}; "
-                "names must be unique per team",
-            )
-        elif name:
-            first_of[(team, name)] = number
-        rows.append(_row(number, name, team, body, problems))
-    return rows
+        if name:
+            first = self._first_of.setdefault(f"{team or ''}\x00{name}", number)
+            if first != number:
+                owner = f" in team {team!r}" if team else ""
+                problems.add(
+                    "name", f"{name!r} repeats row {first}{owner}; names must be unique per team"
+                )
+        return _row(number, name, team, body, problems)
+
+
+def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = None) -> list[Row]:
+    """Validates every record; a valid row gets its body, payload and key, others an error."""
+    return Validator(team_id=team_id)(records)
 
 
 def _row(number: int, name: str, team: str | None, body: dict, problems: _Problems) -> Row:

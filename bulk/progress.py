@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
-from .results import STATUSES, Result, Stats
+from .results import STATUSES, SUCCESS, Result, Stats
 
 __all__ = ["Progress", "describe_rows", "summarize"]
 
@@ -50,13 +49,17 @@ class Progress:
 
 
 def summarize(
-    frame: pd.DataFrame, *, elapsed: float, stats: Stats, output: str | None = None
+    counts: Mapping[str, int],
+    total: int,
+    *,
+    elapsed: float,
+    stats: Stats,
+    output: str | None = None,
 ) -> str:
-    counts = frame["status"].value_counts()
-    parts = [f"{counts[s]} {s}" for s in STATUSES if s in counts.index]
+    parts = [f"{counts[s]} {s}" for s in STATUSES if counts.get(s)]
     rate = stats.requests / elapsed if elapsed > 0 else 0.0
     lines = [
-        f"{len(frame)} rows: {', '.join(parts) or 'nothing to do'}",
+        f"{total} rows: {', '.join(parts) or 'nothing to do'}",
         f"{stats.requests} requests in {elapsed:.2f} s ({rate:.1f}/s), {stats.retries} retries"
         + (
             f", {stats.adopted} found after an ambiguous failure and adopted"
@@ -69,20 +72,19 @@ def summarize(
     return "\n".join(lines)
 
 
-def describe_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
-    """Every row when there are few; otherwise the rows that need attention, first ones."""
-    shown = (
-        frame
-        if len(frame) <= limit
-        else frame[~frame["status"].isin(["created", "exists", "valid"])]
-    )
-    lines = []
-    for row, name, status, app_id, error in (
-        shown[["row", "name", "status", "app_id", "error"]].head(limit).itertuples(index=False)
-    ):
-        detail = app_id if status in ("created", "exists") else error
-        detail = detail if isinstance(detail, str) else ""
-        lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail}")
-    if len(shown) > limit:
-        lines.append(f"  ... and {len(shown) - limit} more: see the results file")
+def describe_rows(batches: Iterable[Sequence[tuple]], total: int, *, limit: int = 30) -> str:
+    """Every row when there are few; otherwise the rows that need attention, first ones.
+    ``batches`` hold result tuples in the order of ``COLUMNS``."""
+    lines, shown = [], 0
+    for batch in batches:
+        for row, name, status, app_id, _, _, error, _ in batch:
+            if total > limit and status in SUCCESS:
+                continue
+            shown += 1
+            if shown <= limit:
+                detail = app_id if status in ("created", "exists") else error
+                detail = detail if isinstance(detail, str) else ""
+                lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail}")
+    if shown > limit:
+        lines.append(f"  ... and {shown - limit} more: see the results file")
     return "\n".join(lines)

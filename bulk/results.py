@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 import pyarrow
@@ -22,8 +23,11 @@ __all__ = [
     "Stats",
     "check_output",
     "default_output",
+    "frame_of",
     "same_file",
     "to_frame",
+    "tuples_frame",
+    "write_frames",
     "write_results",
 ]
 
@@ -70,9 +74,23 @@ def to_frame(results: Sequence[Result], index: pd.Index | None = None) -> pd.Dat
         (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
         for r in results
     ]
+    return tuples_frame(rows, index=index)
+
+
+def tuples_frame(rows: Sequence[tuple], index: pd.Index | None = None) -> pd.DataFrame:
+    """The results table from tuples in the order of ``COLUMNS``."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS), index=index)
     frame = frame.astype({"row": "int64", "attempts": "int64", "http_status": "Int64"})
     return frame.astype({c: "string" for c in ("name", "status", "app_id", "error", "error_kind")})
+
+
+def frame_of(batches: Iterable[Sequence[tuple]], index: pd.Index | None = None) -> pd.DataFrame:
+    """One DataFrame from batches of result tuples, built one batch at a time."""
+    frames = [tuples_frame(batch) for batch in batches]
+    frame = pd.concat(frames, ignore_index=True) if frames else tuples_frame([])
+    if index is not None:
+        frame.index = index
+    return frame
 
 
 def default_output(manifest: str | os.PathLike[str], *, dry_run: bool = False) -> Path:
@@ -149,24 +167,58 @@ def _recorded_statuses(path: Path) -> set[str] | None:
 
 
 def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Writes beside the target, then renames: a reader never sees half a file."""
+    return write_frames([frame], path)
+
+
+def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> Path:
+    """Writes the frames, one after the other, beside the target, then renames: a reader
+    never sees half a file, and only one frame is in memory at a time."""
     path = Path(path)
     kind = FORMATS[path.suffix.lower()]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private; results are not
-    os.close(fd)
     try:
-        if kind == "csv":
-            frame.to_csv(tmp, index=False)
-        elif kind == "parquet":
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        with open(fd, "wb") as out:
+            _APPENDERS[kind](frames, out)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _csv(frames: Iterable[pd.DataFrame], out: BinaryIO) -> None:
+    header = True
+    for frame in frames:
+        frame.to_csv(out, index=False, header=header, encoding="utf-8")
+        header = False
+    if header:
+        tuples_frame([]).to_csv(out, index=False, encoding="utf-8")
+
+
+def _jsonl(frames: Iterable[pd.DataFrame], out: BinaryIO) -> None:
+    for frame in frames:
+        if len(frame):
+            text = frame.to_json(orient="records", lines=True, force_ascii=False)
+            out.write(text.encode() if text.endswith("\n") else (text + "\n").encode())
+
+
+def _parquet(frames: Iterable[pd.DataFrame], out: BinaryIO) -> None:
+    writer = None
+    try:
+        for frame in frames:
+            table = pyarrow.Table.from_pandas(frame, schema=_SCHEMA, preserve_index=False)
+            writer = writer or pyarrow.parquet.ParquetWriter(out, _SCHEMA)
+            writer.write_table(table)
+        if writer is None:
+            pyarrow.parquet.write_table(_SCHEMA.empty_table(), out)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+_APPENDERS = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet}
+_SCHEMA = pyarrow.Table.from_pandas(tuples_frame([]), preserve_index=False).schema
 
 
 def _umask() -> int:

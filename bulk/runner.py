@@ -1,14 +1,14 @@
-"""Step 5b: the run. ``arun`` is the one async core; ``run`` is a thin wrapper around it.
+"""Step 5: the run. ``arun`` is the one async core; ``run`` is a thin wrapper around it.
 
-Rows stream from the manifest into a pool of ``concurrency`` workers through a
-rendezvous channel: no task per row is created up front, and a run that stops takes no
-new row.
+The manifest is read, validated and encoded in one pass (``prepared``), the rows parked
+on disk; then each team's apps are listed once, and the rows stream through the pool
+(``pool``). Results come back in manifest order through a bounded buffer and are parked
+on disk too (``ordered``); the results file and the DataFrame are built from there.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import time
@@ -16,24 +16,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import anyio.lowlevel
 import pandas as pd
 
 from .client import Client
 from .config import ApiKey, Settings, resolve_settings
 from .control import RunControl, catch_signals, until_stopped
-from .directory import Directory, Unsettled
+from .directory import Directory
 from .errors import Interrupted, UsageError
-from .existing import decide
-from .journal import Earlier, Journal, Target, check_journal, journal_path, rows_digest
-from .manifest import Manifest, read_manifest
+from .journal import Journal, Target, check_journal, journal_path
+from .ordered import OrderedResults
 from .pacing import Pacer, RetryBudget
-from .payloads import Row, build_rows
+from .payloads import Row
+from .pool import Pool, leftover
+from .prepared import Prepared, prepare, spool_rows
 from .progress import Progress, summarize
-from .results import Result, Stats, check_output, to_frame, write_results
+from .results import Result, Stats, check_output, frame_of, tuples_frame, write_frames
 from .sender import Sender
+from .spool import Spool
 
-__all__ = ["arun"]
+__all__ = ["Outcome", "arun", "execute"]
 
 
 def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -68,105 +69,6 @@ def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: f
             raise UsageError(f"{name} must be {fix}; got {value!r}")
 
 
-class _Run:
-    """The state of one run with a network: rows, results, and the pool that fills them."""
-
-    def __init__(
-        self,
-        rows: list[Row],
-        results: list[Result | None],
-        progress: Progress,
-        journal: Journal,
-        control: RunControl,
-    ) -> None:
-        self.rows, self.results, self.progress = rows, results, progress
-        self.journal, self.control = journal, control
-
-    def record(self, index: int, result: Result, *, journal: bool = True) -> None:
-        self.results[index] = result
-        if journal:
-            self.journal.result(self.rows[index], result)
-        self.progress.add(result)
-
-    async def prepare(
-        self, directory: Directory, earlier: Earlier, stats: Stats, *, skip_existing: bool
-    ) -> None:
-        """Lists each team's apps once, then decides what each row needs before any POST:
-        ids come from this listing of this target, never from an older file."""
-        for index, row in enumerate(self.rows):
-            if self.results[index] is not None:
-                continue
-            try:
-                ids = await directory.ids(row.team, row.name, after=-math.inf)
-            except Unsettled as exc:
-                self.control.halt(_listing_failed(exc), kind=exc.kind)
-                return
-            prior = earlier.rows.get((row.team, row.name))
-            result = decide(row, ids, prior, skip_existing=skip_existing)
-            if result is not None:
-                # Found after an earlier run's request whose outcome was never recorded.
-                stats.adopted += (
-                    prior is not None
-                    and result.status == "created"
-                    and result.app_id != prior.app_id
-                )
-                self.record(index, result)
-
-    async def pool(self, sender: Sender, concurrency: int) -> None:
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(self._watch, outer.cancel_scope)
-            send, receive = anyio.create_memory_object_stream[int](0)
-            async with anyio.create_task_group() as workers:
-                for _ in range(concurrency):
-                    workers.start_soon(self._worker, sender, receive.clone())
-                receive.close()
-                async with send:
-                    for index, result in enumerate(self.results):
-                        if self.control.stopping:
-                            break
-                        if result is None:
-                            await send.send(index)
-            outer.cancel_scope.cancel()
-
-    async def _worker(self, sender: Sender, receive: anyio.abc.ObjectReceiveStream[int]) -> None:
-        async with receive:
-            async for index in receive:
-                if self.control.stopping:
-                    continue
-                result = await sender.send(self.rows[index])
-                if result.status == "skipped" and result.attempts == 0:
-                    result = _unsent(self.rows[index], self.control)
-                self.record(index, result, journal=result.status != "skipped")
-
-    async def _watch(self, scope: anyio.CancelScope) -> None:
-        """After a stop request, in-flight requests get a grace period, then are abandoned."""
-        await self.control.wait_interrupted()
-        with anyio.move_on_after(self.control.grace):
-            await self.control.wait_abandoned()
-        scope.cancel()
-
-
-def _listing_failed(exc: Unsettled) -> str:
-    if exc.kind == "auth":
-        return f"the API key was refused ({exc})"
-    return f"the apps could not be listed before sending, so nothing was sent: {exc}"
-
-
-def _abandoned(row: Row) -> Result:
-    error = (
-        "sent, then abandoned before its answer came: the app may exist; --resume looks "
-        "it up before sending again"
-    )
-    return Result(row.number, row.name, "skipped", attempts=1, error=error, error_kind="ambiguous")
-
-
-def _unsent(row: Row, control: RunControl) -> Result:
-    reason = control.reason or "the run stopped"
-    return Result(
-        row.number, row.name, "skipped", error=f"not sent: {reason}", error_kind=control.reason_kind
-    )
-
-
 @dataclass(frozen=True)
 class _Options:
     concurrency: int
@@ -175,6 +77,32 @@ class _Options:
     timeout: float
     progress: bool
     skip_existing: bool
+
+
+@dataclass
+class Outcome:
+    """What a run did: its results (in order, on disk), and what to say about them."""
+
+    results: OrderedResults
+    prepared: Prepared
+    output: Path | None
+    stopped: str | None
+    interrupted: bool
+    summary: str
+
+    def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
+        frame = frame_of(self.results.batches(), index=index)
+        frame.attrs.update(
+            output=str(self.output) if self.output else None,
+            stopped=self.stopped,
+            warnings=self.prepared.warnings,
+            first_body=self.prepared.first_body,
+            summary=self.summary,
+        )
+        return frame
+
+    def close(self) -> None:
+        self.results.close()
 
 
 async def arun(
@@ -206,6 +134,40 @@ async def arun(
     it then raises ``Interrupted`` with the results so far. A cancelled run stops the
     same way, writes what it has, and lets the cancellation propagate.
     """
+    options = {k: v for k, v in locals().items() if k != "manifest"}
+    index = manifest.index if isinstance(manifest, pd.DataFrame) else None
+    outcome = await execute(manifest, **options)
+    try:
+        frame = outcome.frame(index)
+    finally:
+        outcome.close()
+    if outcome.interrupted:
+        raise Interrupted(frame)
+    return frame
+
+
+async def execute(
+    manifest: str | os.PathLike[str] | pd.DataFrame,
+    *,
+    output: str | os.PathLike[str] | None = None,
+    base_url: str | None = None,
+    api_key: str | ApiKey | None = None,
+    team_id: str | None = None,
+    concurrency: int = 8,
+    rate: float = 0,
+    max_retries: int = 5,
+    timeout: float = 30,
+    loras: str | os.PathLike[str] | pd.DataFrame | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+    resume: bool = False,
+    skip_existing: bool = True,
+    insecure: bool = False,
+    api_key_file: str | os.PathLike[str] | None = None,
+    control: RunControl | None = None,
+) -> Outcome:
+    """``arun`` without the DataFrame: the command line prints from the outcome, so that
+    a run of any size never holds every result in memory. The caller closes it."""
     _check_arguments(concurrency, rate, max_retries, timeout)
     inputs = [("manifest", manifest), ("LoRA table", loras)]
     out = check_output(output, inputs=inputs, dry_run=dry_run) if output is not None else None
@@ -221,99 +183,97 @@ async def arun(
         settings = resolve_settings(
             base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure
         )
-    doc = read_manifest(manifest, loras=loras)
-    rows = build_rows(doc.records, team_id=team_id)
-    index = manifest.index if isinstance(manifest, pd.DataFrame) else None
-    control = control or RunControl()
-    started = time.monotonic()
-    results: list[Result | None] = [_checked(row, dry_run) for row in rows]
-    stats = Stats()
-    if settings is not None:
-        options = _Options(concurrency, rate, max_retries, timeout, progress, skip_existing)
+    options = _Options(concurrency, rate, max_retries, timeout, progress, skip_existing)
+    run = _Execution(out, control or RunControl())
+    try:
+        if settings is None:
+            run.prepared = prepare(manifest, loras=loras, team_id=team_id, keep=run.check)
+        else:
+            run.prepared = prepare(manifest, loras=loras, team_id=team_id, keep=run.spool)
+            await run.send(settings, options, resume=resume)
+        return run.finish()
+    except BaseException:
+        run.close()
+        raise
+
+
+class _Execution:
+    """One run's state, from its first row to its results file."""
+
+    def __init__(self, out: Path | None, control: RunControl) -> None:
+        self.out, self.control = out, control
+        self.started = time.monotonic()
+        self.results = OrderedResults()
+        self.rows = Spool()
+        self.stats = Stats()
+        self.prepared = Prepared("")
+        self.pool: Pool | None = None
+
+    def check(self, rows: list[Row]) -> None:
+        """A dry run's results: each row valid or invalid."""
+        for row in rows:
+            if row.error:
+                self.results.add(leftover(row, self.control, sent=False))
+            else:
+                self.results.add(Result(row.number, row.name, "valid"))
+
+    def spool(self, rows: list[Row]) -> None:
+        spool_rows(self.rows, rows)
+
+    async def send(self, settings: Settings, options: _Options, *, resume: bool) -> None:
         journal = Journal(
-            journal_path(out) if out else None, resume=resume, target=_target(settings, rows)
+            journal_path(self.out) if self.out else None,
+            resume=resume,
+            target=_target(settings, self.prepared),
         )
-        work = functools.partial(
-            _send_all, rows, results, doc.source, settings, journal, control, options, stats
-        )
+        work = functools.partial(_send_all, self, settings, journal, options)
         try:
-            with catch_signals(control):
-                await until_stopped(work, control)
+            with catch_signals(self.control):
+                await until_stopped(work, self.control)
         except anyio.get_cancelled_exc_class():
-            _finish(rows, results, index, out, doc, control, started, stats)
+            self.finish()
             raise
-    frame = _finish(rows, results, index, out, doc, control, started, stats)
-    if control.interrupted:
-        raise Interrupted(frame)
-    return frame
+
+    def finish(self) -> Outcome:
+        """The results file, written once every row has its result."""
+        self.rows.close()
+        out = self.out
+        if out is not None:
+            write_frames((tuples_frame(b) for b in self.results.batches()), out)
+        summary = summarize(
+            self.results.counts,
+            self.results.total,
+            elapsed=time.monotonic() - self.started,
+            stats=self.stats,
+            output=str(out) if out else None,
+        )
+        return Outcome(
+            self.results, self.prepared, out, self.control.reason, self.control.interrupted, summary
+        )
+
+    def close(self) -> None:
+        self.rows.close()
+        self.results.close()
 
 
-def _target(settings: Settings, rows: list[Row]) -> Target:
+def _target(settings: Settings, prepared: Prepared) -> Target:
     assert settings.api_key is not None
     return Target(
         base_url=settings.base_url,
-        teams=tuple(sorted({row.team or "" for row in rows})),
+        teams=prepared.teams,
         key=settings.api_key.fingerprint(),
-        digest=rows_digest(rows),
+        digest=prepared.digest,
     )
-
-
-def _finish(
-    rows: list[Row],
-    results: list[Result | None],
-    index: pd.Index | None,
-    out: Path | None,
-    doc: Manifest,
-    control: RunControl,
-    started: float,
-    stats: Stats,
-) -> pd.DataFrame:
-    """The results table, written to ``out`` when there is one."""
-    frame = to_frame(
-        [r or _unsent(row, control) for r, row in zip(results, rows, strict=True)], index=index
-    )
-    if out is not None:
-        write_results(frame, out)
-    frame.attrs.update(
-        output=str(out) if out else None,
-        stopped=control.reason,
-        warnings=doc.warnings,
-        first_body=_first_body(rows),
-        summary=summarize(
-            frame, elapsed=time.monotonic() - started, stats=stats, output=str(out) if out else None
-        ),
-    )
-    return frame
-
-
-def _checked(row: Row, dry_run: bool) -> Result | None:
-    if row.error:
-        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
-    return Result(row.number, row.name, "valid") if dry_run else None
-
-
-def _first_body(rows: list[Row]) -> str | None:
-    body = next((r.body for r in rows if r.body is not None), None)
-    return None if body is None else json.dumps(body, indent=2, ensure_ascii=False)
 
 
 async def _send_all(
-    rows: list[Row],
-    results: list[Result | None],
-    source: str,
-    settings: Settings,
-    journal: Journal,
-    control: RunControl,
-    options: _Options,
-    stats: Stats,
+    run: _Execution, settings: Settings, journal: Journal, options: _Options
 ) -> None:
-    bar = Progress(len(rows), enabled=options.progress)
-    run = _Run(rows, results, bar, journal, control)
+    prepared, control, stats = run.prepared, run.control, run.stats
+    bar = Progress(prepared.count, enabled=options.progress)
+    pool = Pool(run.rows, run.results, bar, journal, control)
     try:
-        for result in results:
-            if result is not None:
-                bar.add(result)
-        journal.start(source, len(rows))
+        journal.start(prepared.source, prepared.count)
         assert settings.api_key is not None
         async with Client(
             settings.base_url,
@@ -322,16 +282,19 @@ async def _send_all(
             pool=options.concurrency + 1,
         ) as client:
             sender = _sender(client, journal, control, options, stats)
-            await run.prepare(
-                sender.directory, journal.earlier, stats, skip_existing=options.skip_existing
-            )
-            await run.pool(sender, options.concurrency)
-        if all(r is not None and r.status != "skipped" for r in results):
+            if await pool.list_teams(sender.directory, prepared.sending_teams):
+                await pool.run(
+                    sender,
+                    journal.earlier,
+                    stats,
+                    concurrency=options.concurrency,
+                    skip=options.skip_existing,
+                )
+        results = run.results
+        if results.total == prepared.count and not results.counts["skipped"]:
             journal.end()  # nothing left for --resume: a fresh run may follow
     finally:
-        for index, row in enumerate(rows):
-            if results[index] is None and row.number in journal.sent:
-                results[index] = _abandoned(row)  # its answer never came: it may exist
+        pool.fill()
         journal.close()
         bar.close()
 

@@ -76,9 +76,8 @@ def test_results_are_replaced_whole_or_left_as_they_were(tmp_path, monkeypatch):
     write_results(frame, path)
     before = path.read_text()
 
-    def crash(self, *args, **kwargs):
-        with open(args[0], "w") as f:
-            f.write("row,na")  # half a file, then the writer dies
+    def crash(self, out, *args, **kwargs):
+        out.write(b"row,na")  # half a file, then the writer dies
         raise OSError("disk full")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", crash)

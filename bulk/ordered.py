@@ -1,0 +1,85 @@
+"""Step 6a: results put back in manifest order as they come, and parked on disk.
+
+Rows finish out of order (a slow retry, a fast neighbour). A result waits in a bounded
+reorder buffer only until every row before it has one; then it goes, in order, to a
+spool on disk, from which the results file and the returned DataFrame are built at the
+end. The feeder of the pool waits (``room``) rather than let the buffer grow without
+bound behind one slow row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import anyio
+
+from .results import Result
+from .spool import Spool
+
+__all__ = ["OrderedResults"]
+
+_BATCH = 10_000
+
+
+class OrderedResults:
+    def __init__(self, *, window: int = 50_000) -> None:
+        self.counts: Counter[str] = Counter()  # by status
+        self.kinds: Counter[str] = Counter()  # by error kind
+        self._window = window
+        self._spool = Spool()
+        self._pending: dict[int, Result] = {}
+        self._ready: list[tuple] = []
+        self._next = 1  # the first row without its result in the spool
+        self._moved: anyio.Event | None = None
+
+    def add(self, result: Result) -> None:
+        self.counts[result.status] += 1
+        if result.error_kind:
+            self.kinds[result.error_kind] += 1
+        if result.row != self._next:
+            self._pending[result.row] = result
+            return
+        self._take(result)
+        while self._next in self._pending:
+            self._take(self._pending.pop(self._next))
+        if self._moved is not None:
+            self._moved.set()
+
+    def _take(self, r: Result) -> None:
+        self._ready.append(
+            (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
+        )
+        self._next += 1
+        if len(self._ready) >= _BATCH:
+            self._spool.append(self._ready)
+            self._ready = []
+
+    def has(self, row: int) -> bool:
+        return row < self._next or row in self._pending
+
+    @property
+    def first_missing(self) -> int:
+        return self._next
+
+    async def room(self, row: int) -> None:
+        """Waits until ``row`` is close enough to the first row without a result."""
+        while row - self._next >= self._window:
+            self._moved = anyio.Event()
+            await self._moved.wait()
+        self._moved = None
+
+    def batches(self) -> Iterator[list[tuple]]:
+        """The results in manifest order, as tuples in the order of ``COLUMNS``."""
+        if self._pending:
+            raise RuntimeError(f"rows {sorted(self._pending)[:3]}... wait for earlier rows")
+        self._spool.append(self._ready)
+        self._ready = []
+        yield from self._spool.batches()
+
+    @property
+    def total(self) -> int:
+        return self._next - 1 + len(self._pending)
+
+    def close(self) -> None:
+        self._spool.close()

@@ -1,0 +1,151 @@
+"""Step 5b: the pool. Rows stream from the spool of prepared rows into ``concurrency``
+workers through a rendezvous channel: no task per row is created up front, a run that
+stops takes no new row, and only the rows in flight (and the bounded reorder buffer of
+results) are in memory.
+"""
+
+from __future__ import annotations
+
+import math
+
+import anyio
+import anyio.abc
+
+from .control import RunControl
+from .directory import Directory, Unsettled
+from .existing import decide
+from .journal import Earlier, Journal
+from .ordered import OrderedResults
+from .payloads import Row
+from .prepared import spooled_rows
+from .progress import Progress
+from .results import Result, Stats
+from .sender import Sender
+from .spool import Spool
+
+__all__ = ["Pool", "leftover"]
+
+
+class Pool:
+    def __init__(
+        self,
+        rows: Spool,
+        results: OrderedResults,
+        progress: Progress,
+        journal: Journal,
+        control: RunControl,
+    ) -> None:
+        self.rows, self.results, self.progress = rows, results, progress
+        self.journal, self.control = journal, control
+
+    def record(self, row: Row, result: Result, *, journal: bool = True) -> None:
+        if journal:
+            self.journal.result(row, result)
+        self.journal.sent.discard(row.number)
+        self.results.add(result)
+        self.progress.add(result)
+
+    async def list_teams(self, directory: Directory, teams: tuple[str, ...]) -> bool:
+        """Lists each team's apps once, before any POST: ids come from this listing of
+        this target, never from an older file. False when a listing failed."""
+        for team in teams:
+            try:
+                await directory.ids(team or None, "", after=-math.inf)
+            except Unsettled as exc:
+                self.control.halt(_listing_failed(exc), kind=exc.kind)
+                return False
+        return True
+
+    async def run(
+        self, sender: Sender, earlier: Earlier, stats: Stats, *, concurrency: int, skip: bool
+    ) -> None:
+        async with anyio.create_task_group() as outer:
+            outer.start_soon(self._watch, outer.cancel_scope)
+            send, receive = anyio.create_memory_object_stream[Row](0)
+            async with anyio.create_task_group() as workers:
+                for _ in range(concurrency):
+                    workers.start_soon(self._worker, sender, receive.clone())
+                receive.close()
+                async with send:
+                    await self._feed(send, sender.directory, earlier, stats, skip)
+            outer.cancel_scope.cancel()
+
+    async def _feed(
+        self,
+        send: anyio.abc.ObjectSendStream[Row],
+        directory: Directory,
+        earlier: Earlier,
+        stats: Stats,
+        skip: bool,
+    ) -> None:
+        for row in spooled_rows(self.rows):
+            if self.control.stopping:
+                return
+            if row.error:
+                self.record(row, leftover(row, self.control, sent=False), journal=False)
+                continue
+            await self.results.room(row.number)
+            try:
+                ids = await directory.ids(row.team, row.name, after=-math.inf)  # cached
+            except Unsettled as exc:
+                self.control.halt(_listing_failed(exc), kind=exc.kind)
+                return
+            prior = earlier.rows.get((row.team, row.name))
+            result = decide(row, ids, prior, skip_existing=skip)
+            if result is None:
+                await send.send(row)
+                continue
+            # Found after an earlier run's request whose outcome was never recorded.
+            stats.adopted += (
+                prior is not None and result.status == "created" and result.app_id != prior.app_id
+            )
+            self.record(row, result)
+
+    async def _worker(self, sender: Sender, receive: anyio.abc.ObjectReceiveStream[Row]) -> None:
+        async with receive:
+            async for row in receive:
+                if self.control.stopping:
+                    self.record(row, leftover(row, self.control, sent=False), journal=False)
+                    continue
+                result = await sender.send(row)
+                if result.status == "skipped" and result.attempts == 0:
+                    result = leftover(row, self.control, sent=False)
+                self.record(row, result, journal=result.status != "skipped")
+
+    async def _watch(self, scope: anyio.CancelScope) -> None:
+        """After a stop request, in-flight requests get a grace period, then are abandoned."""
+        await self.control.wait_interrupted()
+        with anyio.move_on_after(self.control.grace):
+            await self.control.wait_abandoned()
+        scope.cancel()
+
+    def fill(self) -> None:
+        """Gives every row still without a result the one it has now the run is over."""
+        for row in spooled_rows(self.rows, start=self.results.first_missing):
+            if not self.results.has(row.number):
+                sent = row.number in self.journal.sent
+                self.record(row, leftover(row, self.control, sent=sent), journal=False)
+
+
+def _listing_failed(exc: Unsettled) -> str:
+    if exc.kind == "auth":
+        return f"the API key was refused ({exc})"
+    return f"the apps could not be listed before sending, so nothing was sent: {exc}"
+
+
+def leftover(row: Row, control: RunControl, *, sent: bool) -> Result:
+    """The result of a row the run did not finish: invalid, abandoned in flight, or unsent."""
+    if row.error:
+        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
+    if sent:  # its answer never came: it may exist
+        error = (
+            "sent, then abandoned before its answer came: the app may exist; --resume looks "
+            "it up before sending again"
+        )
+        return Result(
+            row.number, row.name, "skipped", attempts=1, error=error, error_kind="ambiguous"
+        )
+    reason = control.reason or "the run stopped"
+    return Result(
+        row.number, row.name, "skipped", error=f"not sent: {reason}", error_kind=control.reason_kind
+    )
