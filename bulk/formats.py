@@ -96,7 +96,7 @@ _CSV_OPTIONS: dict[str, Any] = dict(
 def _csv_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
     with pd.read_csv(path, chunksize=chunk_rows, **_CSV_OPTIONS) as chunks:
         for chunk in chunks:
-            yield chunk.to_dict("records")
+            yield _records(chunk)
 
 
 def _parquet_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
@@ -108,7 +108,14 @@ def _parquet_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any
 def frame_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     for start in range(0, len(frame), chunk_rows):
-        yield frame.iloc[start : start + chunk_rows].to_dict("records")
+        yield _records(frame.iloc[start : start + chunk_rows])
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    # Column by column: several times quicker than to_dict("records"), same values.
+    columns = list(frame.columns)
+    values = [frame.iloc[:, i].tolist() for i in range(len(columns))]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
 
 
 def header(path: Path, kind: str) -> list[Any] | None:

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 FORMAT = 2  # the journal's format version
+_QUEUE = 256  # result lines that may wait for the next write
 
 
 def journal_path(output: str | os.PathLike[str]) -> Path:
@@ -182,8 +183,10 @@ class Journal:
 
     def __init__(self, path: Path | None, *, resume: bool, target: Target | None = None) -> None:
         self.path, self.target = path, target
-        self.sent: set[int] = set()  # rows whose intent this run wrote: maybe applied
+        # Rows whose intent this run wrote and whose result it has not: maybe applied.
+        self.sent: set[int] = set()
         self._fd: int | None = None
+        self._queue: list[str] = []
         self.earlier = Earlier()
         if path is None:
             return
@@ -203,10 +206,22 @@ class Journal:
         self._fd = os.open(path, flags, 0o600)
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
 
-    def _write(self, event: dict[str, Any]) -> None:
-        if self._fd is not None:
-            line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
-            os.write(self._fd, line.encode())
+    def _write(self, event: dict[str, Any], *, now: bool = True) -> None:
+        """Queues the line; ``now`` sends the queue to the OS in one ``write``. An intent
+        always goes now, before its POST; a result may wait for the next intent (a lost
+        result line costs a listing on --resume, never a second app)."""
+        if self._fd is None:
+            return
+        self._queue.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+        if now or len(self._queue) >= _QUEUE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._fd is not None and self._queue:
+            data = ("\n".join(self._queue) + "\n").encode()
+            self._queue.clear()
+            while data:  # a write to a regular file is whole, unless the disk is full
+                data = data[os.write(self._fd, data) :]
 
     def start(self, source: str, rows: int) -> None:
         event: dict[str, Any] = {"event": "start", "manifest": source, "rows": rows}
@@ -228,6 +243,7 @@ class Journal:
         self._write(event)
 
     def result(self, row: Row, result: Result) -> None:
+        self.sent.discard(row.number)
         self._write(
             {
                 "event": "result",
@@ -237,7 +253,8 @@ class Journal:
                 "status": result.status,
                 "app_id": result.app_id,
                 "error_kind": result.error_kind,
-            }
+            },
+            now=False,
         )
 
     def end(self) -> None:
@@ -245,6 +262,7 @@ class Journal:
 
     def close(self) -> None:
         if self._fd is not None:
+            self.flush()
             os.close(self._fd)
             self._fd = None
 

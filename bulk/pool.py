@@ -41,7 +41,6 @@ class Pool:
     def record(self, row: Row, result: Result, *, journal: bool = True) -> None:
         if journal:
             self.journal.result(row, result)
-        self.journal.sent.discard(row.number)
         self.results.add(result)
         self.progress.add(result)
 
