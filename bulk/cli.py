@@ -111,6 +111,11 @@ def _serve_parser(commands: Any) -> None:
     p.add_argument("--api-key", help="the key it accepts (default: a random one, printed)")
     p.add_argument("--rate-limit", type=float, default=0, help="requests/s per key, then 429")
     p.add_argument(
+        "--burst",
+        type=float,
+        help="requests a full token bucket lets through at once (default: --rate-limit)",
+    )
+    p.add_argument(
         "--retry-after",
         choices=("seconds", "date", "none"),
         default="seconds",
@@ -207,17 +212,10 @@ def _report(outcome: Outcome, args: argparse.Namespace) -> None:
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
-    faults = Faults(
-        rate_limit=args.rate_limit,
-        retry_after=args.retry_after,
-        error_rate=args.error_rate,
-        drop_before=args.drop_before,
-        drop_after=args.drop_after,
-        latency=args.latency,
-        idempotency=not args.no_idempotency,
-        envelope=args.envelope,
-        seed=args.seed,
-    )
+    try:
+        faults = _faults(args)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("_", "-")) from None
 
     async def forever() -> None:
         async with serve(
@@ -232,6 +230,21 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     anyio.run(forever)
     return EXIT_OK
+
+
+def _faults(args: argparse.Namespace) -> Faults:
+    return Faults(
+        rate_limit=args.rate_limit,
+        burst=args.burst,
+        retry_after=args.retry_after,
+        error_rate=args.error_rate,
+        drop_before=args.drop_before,
+        drop_after=args.drop_after,
+        latency=args.latency,
+        idempotency=not args.no_idempotency,
+        envelope=args.envelope,
+        seed=args.seed,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from .config import ApiKey
 
@@ -133,7 +134,7 @@ class Client:
 
     def __init__(self, base_url: str, api_key: ApiKey, *, timeout: float, pool: int) -> None:
         self._key, self._timeout = api_key, timeout
-        self._app_url = f"{base_url}/app"
+        self._app_url = URL(f"{base_url}/app")  # parsed once, not per request
         self._session: aiohttp.ClientSession | None = None
         self._pool = pool
         self._team_headers: dict[str | None, dict[str, str]] = {}
@@ -143,6 +144,7 @@ class Client:
             headers={"x-api-key": self._key.reveal()},
             timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout),
             connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool),
+            cookie_jar=aiohttp.DummyCookieJar(),  # an API keyed by header: no cookie work
         )
         return self
 

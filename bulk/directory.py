@@ -61,6 +61,13 @@ class Directory:
         self._listings: dict[str | None, _Listing] = {}
         self.fetches = 0
 
+    def listed(self, team: str | None, name: str) -> list[str] | None:
+        """The ids from the team's last listing, without waiting; None: not listed yet."""
+        listing = self._listings.get(team)
+        if listing is None or listing.ids is None:
+            return None
+        return listing.ids.get(name, [])
+
     async def ids(self, team: str | None, name: str, *, after: float) -> list[str]:
         """The ids of the apps called ``name``, from a listing started after ``after``."""
         listing = self._listings.setdefault(team, _Listing())

@@ -89,7 +89,11 @@ def _flatten(value: dict[str, Any]) -> dict[str, Any]:
 
 
 _CSV_OPTIONS: dict[str, Any] = dict(
-    dtype=str, keep_default_na=False, na_filter=False, index_col=False, encoding="utf-8-sig"
+    dtype=object,  # every cell a Python str, as written: no inference, no Arrow round trip
+    keep_default_na=False,
+    na_filter=False,
+    index_col=False,
+    encoding="utf-8-sig",
 )
 
 

@@ -41,6 +41,7 @@ __all__ = [
 
 FORMAT = 2  # the journal's format version
 _QUEUE = 256  # result lines that may wait for the next write
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def journal_path(output: str | os.PathLike[str]) -> Path:
@@ -212,7 +213,7 @@ class Journal:
         result line costs a listing on --resume, never a second app)."""
         if self._fd is None:
             return
-        self._queue.append(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
+        self._queue.append(_json(event))
         if now or len(self._queue) >= _QUEUE:
             self.flush()
 
@@ -231,16 +232,17 @@ class Journal:
 
     def intent(self, row: Row) -> None:
         self.sent.add(row.number)
-        event: dict[str, Any] = {
-            "event": "intent",
-            "row": row.number,
-            "team": row.team,
-            "name": row.name,
-            "key": row.key,
-        }
+        if self._fd is None:
+            return
+        # Written out by hand: one line per POST, on the hot path.
+        line = (
+            f'{{"event":"intent","row":{row.number},"team":{_json(row.team)},'
+            f'"name":{_json(row.name)},"key":{_json(row.key)}'
+        )
         if row.existing:
-            event["existing"] = list(row.existing)
-        self._write(event)
+            line += f',"existing":{_json(list(row.existing))}'
+        self._queue.append(line + "}")
+        self.flush()
 
     def result(self, row: Row, result: Result) -> None:
         self.sent.discard(row.number)

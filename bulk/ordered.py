@@ -3,8 +3,8 @@
 Rows finish out of order (a slow retry, a fast neighbour). A result waits in a bounded
 reorder buffer only until every row before it has one; then it goes, in order, to a
 spool on disk, from which the results file and the returned DataFrame are built at the
-end. The feeder of the pool waits (``room``) rather than let the buffer grow without
-bound behind one slow row.
+end. A worker waits (``room``) before it takes a new row rather than let the buffer
+grow without bound behind one slow row.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class OrderedResults:
         self._pending: dict[int, Result] = {}
         self._ready: list[tuple] = []
         self._next = 1  # the first row without its result in the spool
+        self._taken = 0  # the last row handed to the pool
         self._moved: anyio.Event | None = None
 
     def add(self, result: Result) -> None:
@@ -40,13 +41,14 @@ class OrderedResults:
         if result.row != self._next:
             self._pending[result.row] = result
             return
-        self._take(result)
+        self._emit(result)
         while self._next in self._pending:
-            self._take(self._pending.pop(self._next))
+            self._emit(self._pending.pop(self._next))
         if self._moved is not None:
             self._moved.set()
+            self._moved = None
 
-    def _take(self, r: Result) -> None:
+    def _emit(self, r: Result) -> None:
         self._ready.append(
             (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
         )
@@ -62,12 +64,17 @@ class OrderedResults:
     def first_missing(self) -> int:
         return self._next
 
-    async def room(self, row: int) -> None:
-        """Waits until ``row`` is close enough to the first row without a result."""
-        while row - self._next >= self._window:
-            self._moved = anyio.Event()
+    def take(self, row: int) -> None:
+        """Row ``row`` is on its way: its result will come."""
+        self._taken = max(self._taken, row)
+
+    async def room(self) -> None:
+        """Waits while the rows on their way reach too far past the first row without a
+        result: one slow row must not make the buffer grow without bound."""
+        while self._taken - self._next >= self._window:
+            if self._moved is None:  # one event for every waiter: each add may wake them
+                self._moved = anyio.Event()
             await self._moved.wait()
-        self._moved = None
 
     def batches(self) -> Iterator[list[tuple]]:
         """The results in manifest order, as tuples in the order of ``COLUMNS``."""

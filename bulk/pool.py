@@ -7,6 +7,7 @@ results) are in memory.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import anyio
 import anyio.abc
@@ -58,41 +59,32 @@ class Pool:
     async def run(
         self, sender: Sender, earlier: Earlier, stats: Stats, *, concurrency: int, skip: bool
     ) -> None:
+        rows = self._to_send(sender.directory, earlier, stats, skip)
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._watch, outer.cancel_scope)
-            send, receive = anyio.create_memory_object_stream[Row](0)
             async with anyio.create_task_group() as workers:
                 for _ in range(concurrency):
-                    workers.start_soon(self._worker, sender, receive.clone())
-                receive.close()
-                async with send:
-                    await self._feed(send, sender.directory, earlier, stats, skip)
+                    workers.start_soon(self._worker, sender, rows)
             outer.cancel_scope.cancel()
 
-    async def _feed(
-        self,
-        send: anyio.abc.ObjectSendStream[Row],
-        directory: Directory,
-        earlier: Earlier,
-        stats: Stats,
-        skip: bool,
-    ) -> None:
+    def _to_send(
+        self, directory: Directory, earlier: Earlier, stats: Stats, skip: bool
+    ) -> Iterator[Row]:
+        """The rows that need a POST, in manifest order; the others get their result on
+        the way. Shared by the workers: each takes the next row when it is free, with no
+        channel or task in between (every team was listed before, so nothing waits)."""
         for row in spooled_rows(self.rows):
-            if self.control.stopping:
-                return
             if row.error:
                 self.record(row, leftover(row, self.control, sent=False), journal=False)
                 continue
-            await self.results.room(row.number)
-            try:
-                ids = await directory.ids(row.team, row.name, after=-math.inf)  # cached
-            except Unsettled as exc:
-                self.control.halt(_listing_failed(exc), kind=exc.kind)
+            ids = directory.listed(row.team, row.name)
+            if ids is None:  # a team the listing before sending missed: never guess
+                self.control.halt(f"the apps of team {row.team!r} were not listed", kind="server")
                 return
             prior = earlier.rows.get((row.team, row.name))
             result = decide(row, ids, prior, skip_existing=skip)
             if result is None:
-                await send.send(row)
+                yield row
                 continue
             # Found after an earlier run's request whose outcome was never recorded.
             stats.adopted += (
@@ -100,16 +92,18 @@ class Pool:
             )
             self.record(row, result)
 
-    async def _worker(self, sender: Sender, receive: anyio.abc.ObjectReceiveStream[Row]) -> None:
-        async with receive:
-            async for row in receive:
-                if self.control.stopping:
-                    self.record(row, leftover(row, self.control, sent=False), journal=False)
-                    continue
-                result = await sender.send(row)
-                if result.status == "skipped" and result.attempts == 0:
-                    result = leftover(row, self.control, sent=False)
-                self.record(row, result, journal=result.status != "skipped")
+    async def _worker(self, sender: Sender, rows: Iterator[Row]) -> None:
+        while not self.control.stopping:
+            # Rows finish out of order; the buffer that puts them back in order is bounded.
+            await self.results.room()
+            row = next(rows, None)
+            if row is None or self.control.stopping:
+                return
+            self.results.take(row.number)
+            result = await sender.send(row)
+            if result.status == "skipped" and result.attempts == 0:
+                result = leftover(row, self.control, sent=False)
+            self.record(row, result, journal=result.status != "skipped")
 
     async def _watch(self, scope: anyio.CancelScope) -> None:
         """After a stop request, in-flight requests get a grace period, then are abandoned."""

@@ -28,15 +28,19 @@ __all__ = ["Sender"]
 class _Attempts:
     """One row's attempts: the callable that tenacity retries."""
 
-    __slots__ = ("attempts", "doubt", "last", "row", "sender", "throttled")
+    __slots__ = ("attempts", "doubt", "last", "made", "row", "sender", "throttled")
 
     def __init__(self, sender: Sender, row: Row, doubt: float | None) -> None:
         self.sender, self.row = sender, row
         self.doubt = doubt  # moment after which a listing can settle the row's fate
         self.attempts = self.throttled = 0
         self.last: Reply | None = None  # the last answer, for a row the run stops retrying
+        self.made: Reply | None = None  # an attempt made before the retry policy took over
 
     async def run(self) -> Reply:
+        if self.made is not None:
+            made, self.made = self.made, None
+            return made
         if self.doubt is not None:
             found = await self.settle()
             if found is not None:
@@ -93,16 +97,24 @@ class Sender:
     async def send(self, row: Row, *, in_doubt: bool = False, since: float = 0.0) -> Result:
         """Creates the row's app; ``in_doubt`` when an earlier run may have created it."""
         attempts = _Attempts(self, row, since if in_doubt else None)
-        # A policy holds the state of one call: each is reused by one row at a time.
-        policy = self._idle.pop() if self._idle else self._policy.copy()
-        try:
-            reply = await policy(attempts.run)
-        finally:
-            self._idle.append(policy)
+        reply = await attempts.run()
+        if reply.action in ("retry", "reconcile"):
+            # Most rows succeed at once and never pay for the policy's bookkeeping; the
+            # others go on under it from this first attempt, as if it had made it.
+            attempts.made = reply
+            reply = await self._retried(attempts)
         if reply.action == "reconcile":
             # Out of retries, or stopping, with the last request in doubt: one last look.
             reply = await attempts.settle() or _known_absent(reply)
         return _result(row, reply, attempts.attempts, not self._may_retry())
+
+    async def _retried(self, attempts: _Attempts) -> Reply:
+        # A policy holds the state of one call: each is reused by one row at a time.
+        policy = self._idle.pop() if self._idle else self._policy.copy()
+        try:
+            return await policy(attempts.run)
+        finally:
+            self._idle.append(policy)
 
     async def post(self, attempts: _Attempts) -> Reply:
         row = attempts.row

@@ -19,6 +19,7 @@ class Faults:
     """Shares are chances from 0 to 1, drawn per POST from one seeded generator."""
 
     rate_limit: float = 0.0  # requests per second per key; 0: no limit
+    burst: float | None = None  # requests a full bucket allows at once; None: a second's worth
     retry_after: str = "seconds"  # "seconds", "date" or "none"
     error_rate: float = 0.0  # 500/502/503/504 before creating (502 as an HTML page)
     drop_before: float = 0.0  # connection dropped before the app is created
@@ -37,14 +38,23 @@ class Faults:
             raise ValueError(f"retry_after must be seconds, date or none, got {self.retry_after!r}")
         if self.rate_limit < 0 or self.latency < 0:
             raise ValueError("rate_limit and latency must be 0 or more")
+        if self.burst is not None and self.burst < 1:
+            raise ValueError(f"burst must be 1 or more, got {self.burst!r}")
 
 
 class TokenBucket:
-    """Allows ``rate`` requests per second with a burst of one second's worth."""
+    """Allows ``rate`` requests per second with a burst of ``burst`` (default: one
+    second's worth)."""
 
-    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.rate, self._clock = rate, clock
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, rate if burst is None else burst)
         self._tokens, self._last = self.capacity, clock()
 
     def take(self) -> float:

@@ -22,7 +22,7 @@ from aiohttp import web
 from .contract import check_body
 from .faults import Faults, Record, TokenBucket, draw, retry_after_header
 
-__all__ = ["Emulator", "make_app", "serve"]
+__all__ = ["RECORD_PATH", "Emulator", "make_app", "serve"]
 
 BAD_GATEWAY = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center>"
@@ -31,6 +31,7 @@ BAD_GATEWAY = (
 USER_ID = "user_emulated"
 EMULATOR = web.AppKey("emulator", "Emulator")
 SEEN = ("content-type", "idempotency-key", "x-team-id")  # POST headers kept for tests
+RECORD_PATH = "/_emulator/record"
 
 
 @dataclass
@@ -97,7 +98,9 @@ class Emulator:
             return 0.0
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self.faults.rate_limit)
+            bucket = self._buckets[key] = TokenBucket(
+                self.faults.rate_limit, burst=self.faults.burst
+            )
         return bucket.take()
 
     def draw(self, share: float) -> bool:
@@ -216,6 +219,24 @@ async def _get_app(request: web.Request, emu: Emulator) -> web.Response:
     return _json(200, app)
 
 
+async def _record(request: web.Request) -> web.Response:
+    """What the emulator received, for a benchmark that runs it in a process of its own.
+    Times are seconds since the first POST. Not part of the RunGen API."""
+    record: Record = request.app[EMULATOR].record
+    start = record.post_times[0] if record.post_times else 0.0
+    return _json(
+        200,
+        {
+            "posts": record.posts,
+            "gets": record.gets,
+            "statuses": {str(k): v for k, v in record.statuses.items()},
+            "duplicates": len(record.duplicates()),
+            "post_times": [round(t - start, 4) for t in record.post_times],
+            "post_answers": [(round(t - start, 4), s) for t, s in record.post_answers],
+        },
+    )
+
+
 @web.middleware
 async def _count_statuses(request: web.Request, handler: Any) -> web.StreamResponse:
     response = await handler(request)
@@ -234,6 +255,7 @@ def make_app(emulator: Emulator) -> web.Application:
     app.router.add_post("/app", _post_app)
     app.router.add_get("/app", _list_apps)
     app.router.add_get("/app/{app_id}", _get_app)
+    app.router.add_get(RECORD_PATH, _record)
     return app
 
 

@@ -1,0 +1,243 @@
+"""The performance table of the README: bulk against a bare aiohttp loop, side by side.
+
+    pip install -e '.[bench]'          # matplotlib, for benchmarks/pacing.png
+    python benchmarks/run.py           # every scenario, 3 pairs each: about 15 minutes
+    python benchmarks/run.py --only a,c --pairs 1
+
+Each measurement gets a fresh emulator in a process of its own; bulk runs as the real
+command line (``python -m bulk create``), the bare loop as a script of its own, one after
+the other, alternating. The figures are medians, and ratios of runs made side by side:
+these machines are shared and noisy, so absolute speeds mean little. The table goes to
+stdout, the raw runs to ``--json``, and the pacing of (d) to ``benchmarks/pacing.png``.
+Progress goes to stderr. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from harness import Measure, bare, bulk_create, emulator, measure, record, write_manifest
+
+HERE = Path(__file__).parent
+# (figure, before this work, goal), in the order of the README's table.
+FIGURES = {
+    "a_rps": ("(a) overhead, 20,000 rows, --concurrency 64: requests/s bulk / bare", "0.53", ">= 0.9"),
+    "a_cpu": ("(a) client CPU seconds, bulk process / bare loop", "2.3", "<= 1.5"),
+    "b_rps": ("(b) server latency 50 ms, --concurrency 64: bulk / bare", "0.94", ">= 0.97"),
+    "c": ("(c) --rate 200, 3,000 rows: mean rate / busiest 1-s window", "168 / 174", ">= 196 / <= 205"),
+    "d1": ("(d) server 100/s, burst 10, Retry-After seconds: time / ideal 30 s; 429s / POSTs", "1.25; 0.4%", "<= 1.1; <= 2%"),
+    "d2": ("(d) server 30/s, burst 5, Retry-After date, 150 rows, --concurrency 16: time / ideal 5 s", "4.6", "<= 1.5"),
+    "e1": ("(e) 1,000,000 rows, 2 LoRAs each, --dry-run: time / peak RSS", "154 s / 4.7 GiB", "<= 30 s / <= 512 MiB"),
+    "e2": ("(e) live runs, 100,000 vs 10,000 rows: peak RSS ratio", "3.5", "<= 1.2"),
+}  # fmt: skip
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def steady_rps(times: list[float]) -> float:
+    """Requests/s between the 10th and the 90th percentile of arrivals: no start-up, no tail."""
+    times = sorted(times)
+    lo, hi = len(times) // 10, len(times) * 9 // 10
+    return (hi - lo) / (times[hi] - times[lo])
+
+
+def busiest_second(times: list[float]) -> int:
+    times, best, first = sorted(times), 0, 0
+    for last, t in enumerate(times):
+        while t - times[first] >= 1.0:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def checked(run: Measure, seen: dict, rows: int) -> None:
+    created = seen["statuses"].get("201", 0)
+    if run.returncode != 0 or seen["duplicates"] or created != rows:
+        raise SystemExit(
+            f"benchmark run went wrong: exit {run.returncode}, {created} of {rows} created, "
+            f"{seen['duplicates']} names created twice"
+        )
+
+
+def side_by_side(rows: int, concurrency: int, flags: tuple[str, ...], work: Path, pairs: int):
+    """Pairs of (bulk, bare) runs, alternating which goes first; per-pair ratios."""
+    manifest = write_manifest(work / f"m{rows}.csv", rows)
+    ratios: dict[str, list[float]] = {"rps": [], "cpu": []}
+    for pair in range(pairs):
+        got = {}
+        for who in ("bulk", "bare") if pair % 2 == 0 else ("bare", "bulk"):
+            with emulator(*flags) as url:
+                if who == "bulk":
+                    run = bulk_create(url, manifest, "--concurrency", str(concurrency))
+                else:
+                    run = bare(url, manifest, concurrency)
+                seen = record(url)
+            checked(run, seen, rows)
+            got[who] = (steady_rps(seen["post_times"]), run.cpu)
+            say(f"  pair {pair + 1}/{pairs} {who}: {got[who][0]:.0f} requests/s, {run.cpu:.1f} s CPU")
+        ratios["rps"].append(got["bulk"][0] / got["bare"][0])
+        ratios["cpu"].append(got["bulk"][1] / got["bare"][1])
+    return ratios
+
+
+def scenario_a(work: Path, pairs: int) -> dict:
+    ratios = side_by_side(20_000, 64, (), work, pairs)
+    return {"a_rps": f"{statistics.median(ratios['rps']):.2f}",
+            "a_cpu": f"{statistics.median(ratios['cpu']):.2f}", "runs": ratios}  # fmt: skip
+
+
+def scenario_b(work: Path, pairs: int) -> dict:
+    ratios = side_by_side(5_000, 64, ("--latency", "0.05"), work, pairs)
+    return {"b_rps": f"{statistics.median(ratios['rps']):.2f}", "runs": ratios}
+
+
+def bulk_only(rows: int, flags: tuple[str, ...], bulk_flags: tuple[str, ...], work: Path,
+              pairs: int, label: str) -> list[dict]:  # fmt: skip
+    manifest = write_manifest(work / f"m{rows}.csv", rows)
+    runs = []
+    for i in range(pairs):
+        with emulator(*flags) as url:
+            run = bulk_create(url, manifest, *bulk_flags)
+            seen = record(url)
+        checked(run, seen, rows)
+        answers = seen["post_answers"]
+        span = max(t for t, s in answers if s == 201) - min(seen["post_times"])
+        throttled = sum(1 for _, s in answers if s == 429)
+        runs.append({"span": span, "throttled": throttled, "posts": seen["posts"],
+                     "times": seen["post_times"], "answers": answers})  # fmt: skip
+        say(f"  {label} run {i + 1}/{pairs}: {span:.1f} s, {throttled} 429s of {seen['posts']}")
+    return runs
+
+
+def median_run(runs: list[dict]) -> dict:
+    return sorted(runs, key=lambda r: r["span"])[len(runs) // 2]
+
+
+def scenario_c(work: Path, pairs: int) -> dict:
+    runs = bulk_only(3_000, (), ("--rate", "200", "--concurrency", "16"), work, pairs, "c")
+    means = [(len(r["times"]) - 1) / (max(r["times"]) - min(r["times"])) for r in runs]
+    busiest = [busiest_second(r["times"]) for r in runs]
+    return {"c": f"{statistics.median(means):.0f} / {max(busiest)}",
+            "runs": [{"mean": m, "busiest": b} for m, b in zip(means, busiest, strict=True)]}  # fmt: skip
+
+
+def scenario_d(work: Path, pairs: int) -> dict:
+    limit = ("--rate-limit", "100", "--burst", "10", "--retry-after", "seconds")
+    d1 = bulk_only(3_000, limit, ("--concurrency", "32"), work, pairs, "d 100/s")
+    limit = ("--rate-limit", "30", "--burst", "5", "--retry-after", "date")
+    d2 = bulk_only(150, limit, ("--concurrency", "16"), work, pairs, "d 30/s")
+    middle = median_run(d1)
+    share = statistics.median(r["throttled"] / r["posts"] for r in d1)
+    return {
+        "d1": f"{middle['span'] / 30:.2f}; {share:.1%}",
+        "d2": f"{median_run(d2)['span'] / 5:.2f}",
+        "plot": middle,
+        "runs": [{k: r[k] for k in ("span", "throttled", "posts")} for r in d1 + d2],
+    }
+
+
+def scenario_e(work: Path, pairs: int) -> dict:
+    big = write_manifest(work / "m1000000.csv", 1_000_000)
+    dry = []
+    for i in range(pairs):
+        out = work / "dry.csv"
+        out.unlink(missing_ok=True)
+        run = measure([sys.executable, "-m", "bulk", "create", str(big), "--dry-run", "-q",
+                       "-o", str(out)])  # fmt: skip
+        dry.append((run.wall, run.rss_mib))
+        say(f"  e dry run {i + 1}/{pairs}: {run.wall:.1f} s, {run.rss_mib:.0f} MiB")
+    rss: dict[int, list[float]] = {}
+    for rows in (10_000, 100_000):
+        manifest = write_manifest(work / f"m{rows}.csv", rows)
+        for i in range(pairs):
+            with emulator() as url:
+                run = bulk_create(url, manifest, "--concurrency", "64")
+                checked(run, record(url), rows)
+            rss.setdefault(rows, []).append(run.rss_mib)
+            say(f"  e live {rows} rows {i + 1}/{pairs}: {run.rss_mib:.0f} MiB")
+    small, large = statistics.median(rss[10_000]), statistics.median(rss[100_000])
+    wall, peak = statistics.median(w for w, _ in dry), max(r for _, r in dry)
+    return {"e1": f"{wall:.1f} s / {peak:.0f} MiB",
+            "e2": f"{large:.0f} / {small:.0f} MiB = {large / small:.2f}",
+            "runs": {"dry": dry, "live": rss}}  # fmt: skip
+
+
+SCENARIOS: dict[str, Callable[[Path, int], dict]] = {
+    "a": scenario_a, "b": scenario_b, "c": scenario_c, "d": scenario_d, "e": scenario_e,
+}  # fmt: skip
+
+
+def plot(run: dict, path: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        say("no matplotlib: pip install -e '.[bench]' to draw the pacing plot")
+        return
+    step = 0.5
+    end = max(run["times"]) + step
+    bins = [i * step for i in range(int(end / step) + 1)]
+    admitted = [t for t, s in run["answers"] if s == 201]
+    throttled = [t for t, s in run["answers"] if s == 429]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.hist(admitted, bins=bins, weights=[1 / step] * len(admitted), label="created /s")
+    ax.hist(throttled, bins=bins, weights=[1 / step] * len(throttled), label="429 /s", color="red")
+    times = sorted(run["times"])
+    for a, b in zip(times, times[1:], strict=False):
+        if b - a > 0.3:  # nothing sent for a while: a Retry-After pause
+            ax.axvspan(a, b, color="grey", alpha=0.3)
+    ax.axhline(100, linestyle="--", color="black", linewidth=1, label="server limit")
+    ax.set_xlabel("seconds since the first POST")
+    ax.set_ylabel("requests per second")
+    ax.set_title("(d) server limited to 100/s, burst 10: grey spans are pauses")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    say(f"pacing plot: {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default="a,b,c,d,e", help="scenarios, e.g. a,c (default all)")
+    parser.add_argument("--pairs", type=int, default=3, help="runs of each (default 3)")
+    parser.add_argument("--json", default=str(HERE / "results.json"), help="raw runs (JSON)")
+    parser.add_argument("--plot", default=str(HERE / "pacing.png"), help="pacing plot of (d)")
+    args = parser.parse_args()
+    found: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
+        for name in args.only.split(","):
+            say(f"({name}) ...")
+            found[name] = SCENARIOS[name.strip()](Path(tmp), args.pairs)
+    if "d" in found:
+        plot(found["d"].pop("plot"), Path(args.plot))  # type: ignore[union-attr]
+    table = [(label, before, next((str(f[key]) for f in found.values() if key in f), "-"), goal)
+             for key, (label, before, goal) in FIGURES.items()]  # fmt: skip
+    width = max(len(row[0]) for row in table)
+    print(f"{'figure':<{width}}  {'before':>16}  {'today':>18}  goal")
+    for label, before, today, goal in table:
+        print(f"{label:<{width}}  {before:>16}  {today:>18}  {goal}")
+    machine = f"{platform.machine()}, {platform.python_version()}, {_cores()} cores"
+    print(f"\nmachine: {machine}; {args.pairs} pairs, medians")
+    Path(args.json).write_text(json.dumps({"machine": machine, "table": table, "raw": found},
+                                          indent=1, default=str))  # fmt: skip
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+if __name__ == "__main__":
+    main()
