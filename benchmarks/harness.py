@@ -13,7 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 KEY = "bench-key-0123456789"
@@ -39,7 +39,7 @@ def emulator(*flags: str) -> Iterator[str]:
 
 def record(url: str) -> dict:
     """What the emulator received: POST arrival times, answers, statuses, duplicates."""
-    with urllib.request.urlopen(url + RECORD_PATH, timeout=60) as answer:  # noqa: S310
+    with urllib.request.urlopen(url + RECORD_PATH, timeout=60) as answer:
         return json.load(answer)
 
 
@@ -86,6 +86,7 @@ class Measure:
     rss_mib: float  # peak resident set size
     returncode: int
     stdout: str
+    sent: list[float] = field(default_factory=list)  # when bulk sent each row, its journal says
 
 
 def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
@@ -105,14 +106,18 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
 
 def bulk_create(url: str, manifest: Path, *flags: str) -> Measure:
     out = manifest.with_name(f"{manifest.stem}.{time.monotonic_ns()}.results.csv")
+    journal = out.with_name(f"{out.stem}.journal.jsonl")
     try:
-        return measure(
+        run = measure(
             [sys.executable, "-m", "bulk", "create", str(manifest), "-q", "-o", str(out), *flags],
             env={"RUNGEN_API_KEY": KEY, "RUNGEN_BASE_URL": url},
         )
+        events = (json.loads(line) for line in journal.read_text().splitlines())
+        run.sent = [e["at"] for e in events if e["event"] == "intent"]
+        return run
     finally:
         out.unlink(missing_ok=True)
-        out.with_name(f"{out.stem}.journal.jsonl").unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
 
 
 def bare(url: str, manifest: Path, concurrency: int) -> Measure:

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from . import jsoncodec
 from .config import ApiKey
 
 __all__ = ["MAX_ERROR_TEXT", "Client", "Reply", "parse_retry_after"]
@@ -95,7 +96,7 @@ def _message(status: int, raw: bytes) -> str:
 def _answer(status: int, headers: Any, raw: bytes) -> Reply:
     if 200 <= status < 300:
         try:
-            app_id = find_app_id(json.loads(raw))
+            app_id = find_app_id(jsoncodec.loads(raw))
         except ValueError:
             app_id = None
         if app_id is not None:
@@ -189,7 +190,7 @@ class Client:
         if status >= 300:
             return self._clean(_answer(status, answer_headers, raw)), []
         try:
-            data = json.loads(raw)
+            data = jsoncodec.loads(raw)
         except ValueError:
             return self._clean(Reply("retry", "server", status, error=_message(status, raw))), []
         apps = data.get("data") if isinstance(data, dict) else data

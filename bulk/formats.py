@@ -8,7 +8,6 @@ Memory stays flat: one chunk of records is alive at a time.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
+from . import jsoncodec
 from .errors import ManifestError
 
 __all__ = [
@@ -64,7 +64,7 @@ def _jsonl_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = jsoncodec.loads(line)
             except ValueError as exc:
                 value = {LINE_ERROR: f"line {line_no} is not valid JSON ({exc.msg})"}
             if not isinstance(value, dict):

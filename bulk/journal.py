@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,7 +238,7 @@ class Journal:
         # Written out by hand: one line per POST, on the hot path.
         line = (
             f'{{"event":"intent","row":{row.number},"team":{_json(row.team)},'
-            f'"name":{_json(row.name)},"key":{_json(row.key)}'
+            f'"name":{_json(row.name)},"key":{_json(row.key)},"at":{time.time():.3f}'
         )
         if row.existing:
             line += f',"existing":{_json(list(row.existing))}'

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from . import formats
 from .errors import ManifestError
 from .formats import (
     CHUNK_ROWS,
@@ -105,8 +106,9 @@ class ManifestReader:
         manifest: str | os.PathLike[str] | pd.DataFrame,
         *,
         loras: str | os.PathLike[str] | pd.DataFrame | None = None,
-        chunk_rows: int = CHUNK_ROWS,
+        chunk_rows: int | None = None,
     ) -> None:
+        chunk_rows = chunk_rows or formats.CHUNK_ROWS
         self.warnings: list[str] = []
         if isinstance(manifest, pd.DataFrame):
             self.source, columns = "DataFrame", [str(c) for c in manifest.columns]

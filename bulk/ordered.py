@@ -17,16 +17,17 @@ import anyio
 from .results import Result
 from .spool import Spool
 
-__all__ = ["OrderedResults"]
+__all__ = ["WINDOW", "OrderedResults"]
 
-_BATCH = 10_000
+_BATCH = 10_000  # results per batch on disk
+WINDOW = 50_000  # rows that may be on their way past the first row without a result
 
 
 class OrderedResults:
-    def __init__(self, *, window: int = 50_000) -> None:
+    def __init__(self, *, window: int | None = None) -> None:
         self.counts: Counter[str] = Counter()  # by status
         self.kinds: Counter[str] = Counter()  # by error kind
-        self._window = window
+        self._window = window or WINDOW
         self._spool = Spool()
         self._pending: dict[int, Result] = {}
         self._ready: list[tuple] = []

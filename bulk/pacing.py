@@ -5,7 +5,9 @@ The rate limit belongs to the API key, not to a worker, so a 429 slows the whole
 * the pool learns the server's sustainable rate from the successes it had just before
   the 429 (over the last ``window`` seconds), and holds just under it (``margin``);
   while it knows too little for that (the first burst of a run), the rate drops to
-  ``beta`` times what was being sent. After ``hold`` seconds without a 429 it probes
+  ``beta`` times what was being sent. After ``hold`` seconds without a 429 it goes
+  straight back to just under the rate it was sending when the last 429 came (the
+  first burst of a run cuts several times in a row, far below the limit), then probes
   ``probe`` higher each second, so it finds a limit that rose, rarely meeting a 429;
 * a Retry-After pauses every new request, for no longer than the limit requires:
   servers round it up to whole seconds (or to an HTTP date), so the pool pauses one
@@ -63,6 +65,7 @@ class Pacer:
         self._started = clock()
         self._probe_at = math.inf
         self._last_decrease = -math.inf
+        self._ceiling = 0.0  # the rate being sent when the last 429 came
         self._bucket_start = clock()
         self._bucket_count = 0
         self.measured = 0.0  # smoothed requests per second actually admitted
@@ -120,7 +123,9 @@ class Pacer:
         while self._successes[0] < now - self._window:
             self._successes.popleft()
         if now >= self._probe_at:
-            self._adaptive *= 1 + self._probe
+            back = self._margin * self._ceiling
+            self._adaptive = max(self._adaptive * (1 + self._probe), back)
+            self._ceiling = 0.0  # once: then only probes
             self._probe_at = now + 1.0
 
     def _learnt(self, now: float) -> float | None:
@@ -139,10 +144,14 @@ class Pacer:
         if sent_at >= self._last_decrease:  # else the last decrease already answered it
             # Cut to beta of what was sent, but never below what the server was seen to
             # sustain: workers that sat out a Retry-After sent less than it allows.
-            rate = self._beta * min(self.rate, self._sending(now))
+            sending = min(self.rate, self._sending(now))
+            rate = self._beta * sending
             learnt = self._learnt(now)
             if learnt is not None:
                 rate = max(rate, self._margin * learnt)
+            # What to come back to after the hold: the server's rate when it is known,
+            # else the last rate sent (a cascade of cuts at the start overshoots down).
+            self._ceiling = sending if learnt is None else learnt
             self._adaptive = max(self._min_rate, rate)
             self._last_decrease, self._probe_at = now, now + self._hold
         if retry_after is not None and retry_after > 0:

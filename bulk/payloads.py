@@ -7,7 +7,6 @@ never stops the others and is never sent.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import numbers
 import re
@@ -18,13 +17,12 @@ from typing import Any
 # pandas' own dependency: list cells of a DataFrame may arrive as numpy arrays.
 import numpy
 
+from . import jsoncodec
 from .manifest import CONFLICTS, LINE_ERROR, LORA_FIELDS, TABLE_LORAS
 
 __all__ = ["GPU_TIERS", "Row", "Validator", "build_rows", "idempotency_key"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
-# Built once: json.dumps would build an encoder for every body.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
@@ -131,17 +129,25 @@ def _lora_id(value: Any) -> str | None:
     return None if fraction and not float(value).is_integer() else _text(value)
 
 
+def _missing(values: list[Any]) -> list[str]:
+    # Text and floats checked inline first: this runs for every LoRA field of every row.
+    for value in values:
+        kind = type(value)
+        if (kind is str and (not value or value.isspace())) or (kind is float and value != value):
+            break
+        if kind is not str and kind is not float and _is_blank(value):
+            break
+    else:
+        return []
+    return [f for f, v in zip(LORA_FIELDS, values, strict=True) if _is_blank(v)]
+
+
 def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
     if not isinstance(raw, Mapping):
         problems.add(where, f"must be an object with {', '.join(LORA_FIELDS)}, got {_show(raw)}")
         return None
     values = [raw.get(f) for f in LORA_FIELDS]
-    missing = [
-        f
-        for f, v in zip(LORA_FIELDS, values, strict=True)
-        # _is_blank inlined for text, the common case: this runs for every LoRA field.
-        if (not v.strip() if type(v) is str else _is_blank(v))
-    ]
+    missing = _missing(values)
     if missing:
         problems.add(where, f"missing {', '.join(repr(f) for f in missing)}")
         return None
@@ -168,7 +174,7 @@ def _lora_cell(value: Any, problems: _Problems) -> list[tuple[str, Any]]:
         return []
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = jsoncodec.loads(value)
         except ValueError as exc:
             problems.add(
                 "loras",
@@ -279,5 +285,10 @@ def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = No
 def _row(number: int, name: str, team: str | None, body: dict, problems: _Problems) -> Row:
     if problems:
         return Row(number, name, team, error=f"row {number}: " + "; ".join(problems))
-    payload = _ENCODE(body).encode()
-    return Row(number, name, team, body, payload, idempotency_key(team, name, payload))
+    try:
+        payload = jsoncodec.dumps(body)
+        key = idempotency_key(team, name, payload)
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
+        error = f"row {number}: text: not valid Unicode (a lone surrogate); fix the escape"
+        return Row(number, name, team, error=error)
+    return Row(number, name, team, body, payload, key)

@@ -177,3 +177,26 @@ def test_budget_recovers_when_answers_come_back():
     for _ in range(2):
         budget.record(ok=True)
     assert not budget.exhausted
+
+
+async def test_after_a_cascade_of_cuts_at_the_start_it_comes_straight_back(clock):
+    """The first burst of a run meets 429s round trip after round trip before anything
+    is known, cutting far below the limit; after the hold the pool goes back to just
+    under the rate it was sending at the last cut, not 5% a second."""
+    pacer = Pacer(rate=0, clock=clock, sleep=clock.sleep)
+    for _ in range(3):  # three round trips, each cut anew: nothing learnt yet
+        clock.now += 0.005
+        sent = await pacer.acquire()
+        pacer.measured = 100.0
+        pacer.on_throttle(sent_at=sent)
+    cut = pacer.rate
+    assert cut == pytest.approx(0.7**3 * 100)  # 100 -> 70 -> 49 -> 34.3
+    rates = []
+    while clock.now < 1003.0:
+        clock.now += 1 / cut
+        await pacer.acquire()
+        pacer.on_success()
+        rates.append(pacer.rate)
+    assert rates[0] == pytest.approx(cut)  # held for two seconds, then one step:
+    assert sorted(set(rates)) == [rates[0], rates[-1]]
+    assert rates[-1] == pytest.approx(0.95 * 49)  # the last rate sent, less the margin

@@ -7,7 +7,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from bulk import jsoncodec
 from bulk.manifest import TABLE_LORAS
 from bulk.payloads import build_rows, idempotency_key
 
@@ -208,3 +211,37 @@ def test_idempotency_key_is_stable_and_depends_on_team_name_and_body():
 def test_numbers_in_text_fields_lose_float_noise():
     row = one(rec(name=2024.0, location=5))
     assert row.body["name"] == "2024" and row.body["configuration"]["location"] == "5"
+
+
+def test_a_lone_surrogate_is_a_row_error_not_a_crash():
+    (row,) = build_rows([rec(name="a\ud800")])
+    assert row.error == "row 1: text: not valid Unicode (a lone surrogate); fix the escape"
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+        max_leaves=20,
+    )
+)
+def test_fast_json_gives_the_standard_librarys_bytes_and_values(value):
+    try:
+        expected = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:
+        with pytest.raises(UnicodeEncodeError):
+            jsoncodec.dumps(value)
+        return
+    got = jsoncodec.dumps(value)
+    # Byte for byte, but for the exponent of tiny floats: orjson writes 1e-7, not 1e-07.
+    assert got.replace(b"e-0", b"e-") == expected.replace(b"e-0", b"e-")
+    assert json.loads(got) == json.loads(expected)
+    assert jsoncodec.loads(expected) == json.loads(expected)
+
+
+def test_fast_json_falls_back_for_what_orjson_refuses():
+    big = 123456789012345678901234567890
+    assert jsoncodec.loads(f"[NaN, {big}]")[1] == big
+    assert jsoncodec.dumps({"n": 10**20}) == b'{"n":100000000000000000000}'
+    with pytest.raises(ValueError, match="Expecting"):
+        jsoncodec.loads("[1,")

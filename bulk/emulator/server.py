@@ -12,7 +12,7 @@ import json
 import random
 import secrets
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,9 @@ class Emulator:
     api_key: str
     faults: Faults
     url: str = ""
+    # Called with each POST's headers as it arrives: tests check what the client had
+    # done by then (its journal, say).
+    on_post: Callable[[Mapping[str, str]], None] | None = None
 
     def __post_init__(self) -> None:
         self.record = Record()
@@ -136,6 +139,8 @@ async def _post_app(request: web.Request) -> web.Response:
     emu: Emulator = request.app[EMULATOR]
     emu.record.posts += 1
     emu.record.post_times.append(asyncio.get_running_loop().time())
+    if emu.on_post is not None:
+        emu.on_post(request.headers)
     raw = await request.read()  # before the latency: a client that then hangs up is too late
     if emu.faults.latency:
         await asyncio.sleep(emu.faults.latency)
