@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 KEY = "bench-key-0123456789"
@@ -126,6 +127,13 @@ def bare(url: str, manifest: Path, concurrency: int) -> Measure:
     return measure([sys.executable, str(script), url, str(bodies), str(concurrency)])
 
 
+def _seconds(retry_after: str) -> float:
+    try:
+        return float(retry_after)
+    except ValueError:
+        return max(0.0, parsedate_to_datetime(retry_after).timestamp() - time.time())
+
+
 async def bare_loop(url: str, bodies: Path, concurrency: int) -> None:
     """The least a script could do: one session, N workers, one POST per prepared body,
     and each worker sleeping out its own 429s. No validation, retries or results."""
@@ -141,7 +149,7 @@ async def bare_loop(url: str, bodies: Path, concurrency: int) -> None:
                     await answer.read()
                     if answer.status != 429:
                         break
-                    await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
+                    await asyncio.sleep(_seconds(answer.headers.get("Retry-After", "1")))
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:

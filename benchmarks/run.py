@@ -36,6 +36,8 @@ FIGURES = {
     "c_server": ("(c) the same, busiest 1 s by the server's clock", "", "(its stalls too)"),
     "d1": ("(d) 100/s, burst 10: time / 30 s; 429s / POSTs", "1.25; 0.4%", "<= 1.1; <= 2%"),
     "d2": ("(d) 30/s, burst 5, HTTP date, 150 rows: time / 5 s", "4.6", "<= 1.5"),
+    "d1_bare": ("(d) the bare loop at 100/s: time / 30 s; 429s / POSTs", "", "(for comparison)"),
+    "d2_bare": ("(d) the bare loop at 30/s: time / 5 s", "", "(for comparison)"),
     "e1": ("(e) 1,000,000 rows --dry-run: time / peak RSS", "154 s / 4.7 GiB", "<= 30 s / 512 MiB"),
     "e2": ("(e) live 100,000 vs 10,000 rows: peak RSS", "3.5", "<= 1.2"),
 }
@@ -108,36 +110,50 @@ def scenario_b(work: Path, pairs: int) -> dict:
     return {"b_rps": f"{statistics.median(ratios['rps']):.2f}", "runs": ratios}
 
 
-def bulk_only(
+def limited(
     rows: int,
     flags: tuple[str, ...],
-    bulk_flags: tuple[str, ...],
+    concurrency: int,
     work: Path,
     pairs: int,
     label: str,
-) -> list[dict]:
+    *,
+    bare_runs: int | None = None,
+) -> dict[str, list[dict]]:
+    """Pairs of runs against a server that limits: how long, how many 429s, when sent.
+    ``bare_runs`` bounds the bare loop's runs where each takes minutes."""
     manifest = write_manifest(work / f"m{rows}.csv", rows)
-    runs = []
-    for i in range(pairs):
-        with emulator(*flags) as url:
-            run = bulk_create(url, manifest, *bulk_flags)
-            seen = record(url)
-        checked(run, seen, rows)
-        answers = seen["post_answers"]
-        span = max(t for t, s in answers if s == 201) - min(seen["post_times"])
-        throttled = sum(1 for _, s in answers if s == 429)
-        runs.append(
-            {
-                "sent": run.sent,
-                "span": span,
-                "throttled": throttled,
-                "posts": seen["posts"],
-                "times": seen["post_times"],
-                "answers": answers,
-            }
-        )
-        say(f"  {label} run {i + 1}/{pairs}: {span:.1f} s, {throttled} 429s of {seen['posts']}")
+    runs: dict[str, list[dict]] = {"bulk": [], "bare": []}
+    for pair in range(pairs):
+        for who in ("bulk", "bare") if pair % 2 == 0 else ("bare", "bulk"):
+            if who == "bare" and bare_runs is not None and pair >= bare_runs:
+                continue
+            with emulator(*flags) as url:
+                if who == "bulk":
+                    run = bulk_create(url, manifest, "--concurrency", str(concurrency))
+                else:
+                    run = bare(url, manifest, concurrency)
+                seen = record(url)
+            checked(run, seen, rows)
+            runs[who].append(summary(run, seen))
+            got = runs[who][-1]
+            say(
+                f"  {label} pair {pair + 1}/{pairs} {who}: {got['span']:.1f} s, "
+                f"{got['throttled']} 429s of {got['posts']}"
+            )
     return runs
+
+
+def summary(run: Measure, seen: dict) -> dict:
+    answers = seen["post_answers"]
+    return {
+        "span": max(t for t, s in answers if s == 201) - min(seen["post_times"]),
+        "throttled": sum(1 for _, s in answers if s == 429),
+        "posts": seen["posts"],
+        "sent": run.sent,
+        "times": seen["post_times"],
+        "answers": answers,
+    }
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -147,7 +163,15 @@ def median_run(runs: list[dict]) -> dict:
 def scenario_c(work: Path, pairs: int) -> dict:
     """The pacer's promise is kept where it acts, at the client (the journal's send times);
     the server's own clock also shows its stalls, so its busiest second is shown beside."""
-    runs = bulk_only(3_000, (), ("--rate", "200", "--concurrency", "16"), work, pairs, "c")
+    manifest = write_manifest(work / "m3000.csv", 3000)
+    runs = []
+    for i in range(pairs):
+        with emulator() as url:
+            run = bulk_create(url, manifest, "--rate", "200", "--concurrency", "16")
+            seen = record(url)
+        checked(run, seen, 3000)
+        runs.append(summary(run, seen))
+        say(f"  c run {i + 1}/{pairs}: {runs[-1]['span']:.1f} s")
     means = [(len(r["sent"]) - 1) / (max(r["sent"]) - min(r["sent"])) for r in runs]
     busiest = [busiest_second(r["sent"]) for r in runs]
     at_server = [busiest_second(r["times"]) for r in runs]
@@ -163,17 +187,23 @@ def scenario_c(work: Path, pairs: int) -> dict:
 
 def scenario_d(work: Path, pairs: int) -> dict:
     limit = ("--rate-limit", "100", "--burst", "10", "--retry-after", "seconds")
-    d1 = bulk_only(3_000, limit, ("--concurrency", "32"), work, pairs, "d 100/s")
+    # The bare loop's workers all sleep out the same whole second, then all retry at once:
+    # five minutes a run, so it runs once.
+    d1 = limited(3_000, limit, 32, work, pairs, "d 100/s", bare_runs=1)
     limit = ("--rate-limit", "30", "--burst", "5", "--retry-after", "date")
-    d2 = bulk_only(150, limit, ("--concurrency", "16"), work, pairs, "d 30/s")
-    middle = median_run(d1)
-    share = statistics.median(r["throttled"] / r["posts"] for r in d1)
-    return {
-        "d1": f"{middle['span'] / 30:.2f}; {share:.1%}",
-        "d2": f"{median_run(d2)['span'] / 5:.2f}",
-        "plot": middle,
-        "runs": [{k: r[k] for k in ("span", "throttled", "posts")} for r in d1 + d2],
+    d2 = limited(150, limit, 16, work, pairs, "d 30/s")
+    found: dict = {"plot": median_run(d1["bulk"])}
+    for who, key in (("bulk", ""), ("bare", "_bare")):
+        middle = median_run(d1[who])
+        share = statistics.median(r["throttled"] / r["posts"] for r in d1[who])
+        found["d1" + key] = f"{middle['span'] / 30:.2f}; {share:.1%}"
+        found["d2" + key] = f"{median_run(d2[who])['span'] / 5:.2f}"
+    keep = ("span", "throttled", "posts")
+    found["runs"] = {
+        name: {who: [{k: r[k] for k in keep} for r in runs[who]] for who in runs}
+        for name, runs in (("d1", d1), ("d2", d2))
     }
+    return found
 
 
 def scenario_e(work: Path, pairs: int) -> dict:

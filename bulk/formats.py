@@ -32,7 +32,7 @@ __all__ = [
     "translated",
 ]
 
-CHUNK_ROWS = 10_000  # records per chunk: enough to amortise, small enough to stay flat
+CHUNK_ROWS = 2_000  # records per chunk: enough to amortise, small enough to stay flat
 # Set on a record whose source line could not be read at all.
 LINE_ERROR = "__line_error__"
 # Keys of a JSONL line in the API's own nested shape that hold more fields.

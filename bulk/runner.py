@@ -9,7 +9,6 @@ on disk too (``ordered``); the results file and the DataFrame are built from the
 from __future__ import annotations
 
 import functools
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from .control import RunControl, catch_signals, until_stopped
 from .directory import Directory
 from .errors import Interrupted, UsageError
 from .journal import Journal, Target, check_journal, journal_path
+from .options import SendOptions, check_arguments
 from .ordered import OrderedResults
 from .pacing import Pacer, RetryBudget
 from .payloads import Row
@@ -35,48 +35,6 @@ from .sender import Sender
 from .spool import Spool
 
 __all__ = ["Outcome", "arun", "execute"]
-
-
-def _check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
-    checks = [
-        (
-            "concurrency",
-            concurrency,
-            isinstance(concurrency, int) and concurrency >= 1,
-            "a whole number 1 or more, e.g. concurrency=8",
-        ),
-        (
-            "rate",
-            rate,
-            isinstance(rate, int | float) and math.isfinite(rate) and rate >= 0,
-            "requests per second, 0 for no cap",
-        ),
-        (
-            "max_retries",
-            max_retries,
-            isinstance(max_retries, int) and max_retries >= 0,
-            "a whole number 0 or more, e.g. max_retries=5",
-        ),
-        (
-            "timeout",
-            timeout,
-            isinstance(timeout, int | float) and timeout > 0,
-            "seconds per request, more than 0, e.g. timeout=30",
-        ),
-    ]
-    for name, value, ok, fix in checks:
-        if not ok or isinstance(value, bool):
-            raise UsageError(f"{name} must be {fix}; got {value!r}")
-
-
-@dataclass(frozen=True)
-class _Options:
-    concurrency: int
-    rate: float
-    max_retries: int
-    timeout: float
-    progress: bool
-    skip_existing: bool
 
 
 @dataclass
@@ -168,7 +126,7 @@ async def execute(
 ) -> Outcome:
     """``arun`` without the DataFrame: the command line prints from the outcome, so that
     a run of any size never holds every result in memory. The caller closes it."""
-    _check_arguments(concurrency, rate, max_retries, timeout)
+    check_arguments(concurrency, rate, max_retries, timeout)
     inputs = [("manifest", manifest), ("LoRA table", loras)]
     out = check_output(output, inputs=inputs, dry_run=dry_run) if output is not None else None
     if out is not None and not dry_run:
@@ -183,7 +141,7 @@ async def execute(
         settings = resolve_settings(
             base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure
         )
-    options = _Options(concurrency, rate, max_retries, timeout, progress, skip_existing)
+    options = SendOptions(concurrency, rate, max_retries, timeout, progress, skip_existing)
     run = _Execution(out, control or RunControl())
     try:
         if settings is None:
@@ -220,7 +178,7 @@ class _Execution:
     def spool(self, rows: list[Row]) -> None:
         spool_rows(self.rows, rows)
 
-    async def send(self, settings: Settings, options: _Options, *, resume: bool) -> None:
+    async def send(self, settings: Settings, options: SendOptions, *, resume: bool) -> None:
         journal = Journal(
             journal_path(self.out) if self.out else None,
             resume=resume,
@@ -267,7 +225,7 @@ def _target(settings: Settings, prepared: Prepared) -> Target:
 
 
 async def _send_all(
-    run: _Execution, settings: Settings, journal: Journal, options: _Options
+    run: _Execution, settings: Settings, journal: Journal, options: SendOptions
 ) -> None:
     prepared, control, stats = run.prepared, run.control, run.stats
     bar = Progress(prepared.count, enabled=options.progress)
@@ -300,7 +258,7 @@ async def _send_all(
 
 
 def _sender(
-    client: Client, journal: Journal, control: RunControl, options: _Options, stats: Stats
+    client: Client, journal: Journal, control: RunControl, options: SendOptions, stats: Stats
 ) -> Sender:
     pacer = Pacer(rate=options.rate)
     return Sender(
