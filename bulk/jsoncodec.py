@@ -31,8 +31,8 @@ def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON: what ``json.dumps(value, ensure_ascii=False,
     separators=(",", ":")).encode()`` gives, byte for byte but for the exponent of tiny
     floats (``1e-7``, not ``1e-07``) and for NaN and infinities, which are not JSON and
-    which bulk never encodes (a weight must be finite); raises ``UnicodeEncodeError`` for text that is not
-    valid Unicode (a lone surrogate from a JSON escape)."""
+    which bulk never encodes (a weight must be finite). Raises ``UnicodeEncodeError``
+    for text that is not valid Unicode (a lone surrogate from a JSON escape)."""
     try:
         return orjson.dumps(value)
     except TypeError:
