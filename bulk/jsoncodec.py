@@ -29,10 +29,10 @@ def loads(text: str | bytes) -> Any:
 
 def dumps(value: Any) -> bytes:
     """Compact UTF-8 JSON: what ``json.dumps(value, ensure_ascii=False,
-    separators=(",", ":")).encode()`` gives, byte for byte but for the exponent of tiny
-    floats (``1e-7``, not ``1e-07``) and for NaN and infinities, which are not JSON and
-    which bulk never encodes (a weight must be finite). Raises ``UnicodeEncodeError``
-    for text that is not valid Unicode (a lone surrogate from a JSON escape)."""
+    separators=(",", ":")).encode()`` gives, byte for byte but for floats, which are the
+    same numbers but may be spelled otherwise (``1e-05`` or ``0.00001``). NaN and
+    infinities are not JSON; bulk never encodes them (a weight must be finite). Raises
+    ``UnicodeEncodeError`` for text that is not valid Unicode (a lone surrogate)."""
     try:
         return orjson.dumps(value)
     except TypeError:
