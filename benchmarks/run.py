@@ -72,6 +72,20 @@ def checked(run: Measure, seen: dict, rows: int) -> None:
         )
 
 
+def one_run(
+    who: str, flags: tuple[str, ...], manifest: Path, concurrency: int, rows: int
+) -> tuple[Measure, dict]:
+    """One run of bulk or of the bare loop on a fresh emulator; what the emulator saw."""
+    with emulator(*flags) as url:
+        if who == "bulk":
+            run = bulk_create(url, manifest, "--concurrency", str(concurrency))
+        else:
+            run = bare(url, manifest, concurrency)
+        seen = record(url)
+    checked(run, seen, rows)
+    return run, seen
+
+
 def side_by_side(rows: int, concurrency: int, flags: tuple[str, ...], work: Path, pairs: int):
     """Pairs of (bulk, bare) runs, alternating which goes first; per-pair ratios."""
     manifest = write_manifest(work / f"m{rows}.csv", rows)
@@ -79,13 +93,7 @@ def side_by_side(rows: int, concurrency: int, flags: tuple[str, ...], work: Path
     for pair in range(pairs):
         got = {}
         for who in ("bulk", "bare") if pair % 2 == 0 else ("bare", "bulk"):
-            with emulator(*flags) as url:
-                if who == "bulk":
-                    run = bulk_create(url, manifest, "--concurrency", str(concurrency))
-                else:
-                    run = bare(url, manifest, concurrency)
-                seen = record(url)
-            checked(run, seen, rows)
+            run, seen = one_run(who, flags, manifest, concurrency, rows)
             got[who] = (steady_rps(seen["post_times"]), run.cpu)
             say(
                 f"  pair {pair + 1}/{pairs} {who}: {got[who][0]:.0f} requests/s, "
@@ -128,13 +136,7 @@ def limited(
         for who in ("bulk", "bare") if pair % 2 == 0 else ("bare", "bulk"):
             if who == "bare" and bare_runs is not None and pair >= bare_runs:
                 continue
-            with emulator(*flags) as url:
-                if who == "bulk":
-                    run = bulk_create(url, manifest, "--concurrency", str(concurrency))
-                else:
-                    run = bare(url, manifest, concurrency)
-                seen = record(url)
-            checked(run, seen, rows)
+            run, seen = one_run(who, flags, manifest, concurrency, rows)
             runs[who].append(summary(run, seen))
             got = runs[who][-1]
             say(
