@@ -8,7 +8,9 @@ Each measurement gets a fresh emulator in a process of its own; bulk runs as the
 command line (``python -m bulk create``), the bare loop as a script of its own, one after
 the other, alternating. The figures are medians, and ratios of runs made side by side:
 these machines are shared and noisy, so absolute speeds mean little. The table goes to
-stdout, the raw runs to ``--json``, and the pacing of (d) to ``benchmarks/pacing.png``.
+stdout, the raw runs to ``benchmarks/results.json`` and the pacing of (d) to
+``benchmarks/pacing.png``; a partial run (``--only``, ``--pairs``) writes ``last-*`` files
+beside them instead, so that a quick look never replaces the README's figures.
 Progress goes to stderr. Not part of the test suite.
 """
 
@@ -168,12 +170,13 @@ def scenario_c(work: Path, pairs: int) -> dict:
     manifest = write_manifest(work / "m3000.csv", 3000)
     runs = []
     for i in range(pairs):
+        say(f"  c run {i + 1}/{pairs}: 3,000 rows at --rate 200, about 15 s ...")
         with emulator() as url:
             run = bulk_create(url, manifest, "--rate", "200", "--concurrency", "16")
             seen = record(url)
         checked(run, seen, 3000)
         runs.append(summary(run, seen))
-        say(f"  c run {i + 1}/{pairs}: {runs[-1]['span']:.1f} s")
+        say(f"  c run {i + 1}/{pairs}: {runs[-1]['span']:.1f} s at --rate 200")
     means = [(len(r["sent"]) - 1) / (max(r["sent"]) - min(r["sent"])) for r in runs]
     busiest = [busiest_second(r["sent"]) for r in runs]
     at_server = [busiest_second(r["times"]) for r in runs]
@@ -281,9 +284,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--only", default="a,b,c,d,e", help="scenarios, e.g. a,c (default all)")
     parser.add_argument("--pairs", type=int, default=3, help="runs of each (default 3)")
-    parser.add_argument("--json", default=str(HERE / "results.json"), help="raw runs (JSON)")
-    parser.add_argument("--plot", default=str(HERE / "pacing.png"), help="pacing plot of (d)")
+    parser.add_argument("--json", help="raw runs (default: benchmarks/results.json)")
+    parser.add_argument("--plot", help="pacing plot of (d) (default: benchmarks/pacing.png)")
     args = parser.parse_args()
+    # Only a whole run replaces the figures behind the README; a quick look goes beside.
+    whole = set(args.only.replace(" ", "").split(",")) == set(SCENARIOS) and args.pairs == 3
+    prefix = "" if whole else "last-"
+    args.json = args.json or str(HERE / f"{prefix}results.json")
+    args.plot = args.plot or str(HERE / f"{prefix}pacing.png")
     found: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="bulk-bench-") as tmp:
         for name in args.only.split(","):
@@ -300,7 +308,7 @@ def main() -> None:
     for label, before, today, goal in table:
         print(f"{label:<{width}}  {before:>16}  {today:>18}  {goal}")
     machine = f"{platform.machine()}, {platform.python_version()}, {_cores()} cores"
-    print(f"\nmachine: {machine}; {args.pairs} pairs, medians")
+    print(f"\nmachine: {machine}; {args.pairs} pair(s), medians")
     Path(args.json).write_text(
         json.dumps({"machine": machine, "table": table, "raw": found}, indent=1, default=str)
     )
