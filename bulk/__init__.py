@@ -4,13 +4,18 @@ import bulk
 results = bulk.run("apps.csv", output="apps.results.csv")
 """
 
+from importlib import metadata as _metadata
+
 from .config import ApiKey
 from .control import RunControl
 from .errors import BulkError, ConfigError, Interrupted, ManifestError, UsageError
 from .runner import arun
 from .sync import run
 
-__version__ = "0.1.0"
+try:  # the version is written once, in pyproject.toml
+    __version__ = _metadata.version("rungen-bulk")
+except _metadata.PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "ApiKey",

@@ -113,3 +113,11 @@ def test_statuses_and_error_kinds_users_scripts_match_on():
         "error",
         "error_kind",
     )
+
+
+def test_the_version_is_written_once_and_types_are_shipped():
+    import importlib.metadata
+    from pathlib import Path
+
+    assert bulk.__version__ == importlib.metadata.version("rungen-bulk")
+    assert (Path(bulk.__file__).parent / "py.typed").is_file()
