@@ -28,7 +28,6 @@ __all__ = ["Prepared", "prepare", "spool_rows", "spooled_rows"]
 class Prepared:
     source: str
     count: int = 0
-    invalid: int = 0
     teams: tuple[str, ...] = ()  # of every row; "" for the user's own apps
     sending_teams: tuple[str, ...] = ()  # of the valid rows: the ones to list
     digest: str = ""
@@ -52,7 +51,6 @@ def prepare(
         for row in rows:
             teams.add(row.team or "")
             if row.error:
-                prepared.invalid += 1
                 continue
             sending.add(row.team or "")
             if prepared.first_body is None and row.body is not None:

@@ -9,10 +9,13 @@ on disk too (``ordered``); the results file and the DataFrame are built from the
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import anyio
 import pandas as pd
@@ -104,29 +107,16 @@ async def arun(
     return frame
 
 
-async def execute(
-    manifest: str | os.PathLike[str] | pd.DataFrame,
-    *,
-    output: str | os.PathLike[str] | None = None,
-    base_url: str | None = None,
-    api_key: str | ApiKey | None = None,
-    team_id: str | None = None,
-    concurrency: int = 8,
-    rate: float = 0,
-    max_retries: int = 5,
-    timeout: float = 30,
-    loras: str | os.PathLike[str] | pd.DataFrame | None = None,
-    dry_run: bool = False,
-    progress: bool = True,
-    resume: bool = False,
-    skip_existing: bool = True,
-    insecure: bool = False,
-    api_key_file: str | os.PathLike[str] | None = None,
-    control: RunControl | None = None,
-) -> Outcome:
+async def execute(manifest: str | os.PathLike[str] | pd.DataFrame, **given: Any) -> Outcome:
     """``arun`` without the DataFrame: the command line prints from the outcome, so that
-    a run of any size never holds every result in memory. The caller closes it."""
-    check_arguments(concurrency, rate, max_retries, timeout)
+    a run of any size never holds every result in memory. The caller closes it. Takes
+    ``arun``'s keywords, with its defaults: the signature is written once, there."""
+    unknown = set(given) - set(_DEFAULTS)
+    if unknown:
+        raise TypeError(f"execute() got unexpected keyword(s) {', '.join(sorted(unknown))}")
+    o = SimpleNamespace(**{**_DEFAULTS, **given})
+    output, dry_run, resume, loras, team_id = o.output, o.dry_run, o.resume, o.loras, o.team_id
+    check_arguments(o.concurrency, o.rate, o.max_retries, o.timeout)
     inputs = [("manifest", manifest), ("LoRA table", loras)]
     out = check_output(output, inputs=inputs, dry_run=dry_run) if output is not None else None
     if out is not None and not dry_run:
@@ -139,10 +129,12 @@ async def execute(
     settings = None
     if not dry_run:  # a dry run needs no key and touches no network
         settings = resolve_settings(
-            base_url=base_url, api_key=api_key, api_key_file=api_key_file, insecure=insecure
+            base_url=o.base_url, api_key=o.api_key, api_key_file=o.api_key_file, insecure=o.insecure
         )
-    options = SendOptions(concurrency, rate, max_retries, timeout, progress, skip_existing)
-    run = _Execution(out, control or RunControl())
+    options = SendOptions(
+        o.concurrency, o.rate, o.max_retries, o.timeout, o.progress, o.skip_existing
+    )
+    run = _Execution(out, o.control or RunControl())
     try:
         if settings is None:
             run.prepared = prepare(manifest, loras=loras, team_id=team_id, keep=run.check)
@@ -153,6 +145,13 @@ async def execute(
     except BaseException:
         run.close()
         raise
+
+
+_DEFAULTS = {
+    name: p.default
+    for name, p in inspect.signature(arun).parameters.items()
+    if p.kind is p.KEYWORD_ONLY
+}
 
 
 class _Execution:
