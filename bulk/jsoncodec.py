@@ -10,6 +10,7 @@ error message, which users see in row errors) is the one that stands.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import orjson
@@ -17,14 +18,26 @@ import orjson
 __all__ = ["dumps", "loads"]
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# orjson turns an integer beyond 64 bits into a float instead of refusing it (3.13), so
+# any run of 19 digits (the shortest such integer) goes to the standard library.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 
 def loads(text: str | bytes) -> Any:
     """Like ``json.loads``; raises its ``ValueError`` (with ``msg`` and ``pos``)."""
+    long = (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text)
+    if long is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
     try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
         return json.loads(text)
+    except RecursionError:
+        # The standard library recurses once per bracket; a cell of 100,000 "[" must be
+        # a row error, not a traceback.
+        raise json.JSONDecodeError("nested too deeply", "", 0) from None
 
 
 def dumps(value: Any) -> bytes:

@@ -289,6 +289,34 @@ def _row(number: int, name: str, team: str | None, body: dict, problems: _Proble
         payload = jsoncodec.dumps(body)
         key = idempotency_key(team, name, payload)
     except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
-        error = f"row {number}: text: not valid Unicode (a lone surrogate); fix the escape"
+        field = _surrogate_in({"team_id": team, **body}) or "text"
+        error = f"row {number}: {field}: not valid Unicode (a lone surrogate); fix the escape"
         return Row(number, name, team, error=error)
     return Row(number, name, team, body, payload, key)
+
+
+def _surrogate_in(value: Any, path: str = "") -> str | None:
+    """The manifest's name for the field holding a lone surrogate (only on that error)."""
+    if isinstance(value, str):
+        return None if value.isascii() or _encodes(value) else _column(path)
+    if isinstance(value, dict):
+        items = ((f"{path}.{key}".lstrip("."), item) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{n}]", item) for n, item in enumerate(value, 1))
+    else:
+        return None
+    return next(filter(None, (_surrogate_in(item, at) for at, item in items)), None)
+
+
+def _column(path: str) -> str:
+    for nesting in ("workflow.tools.", "workflow.", "configuration."):
+        path = path.removeprefix(nesting)
+    return path
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -13,7 +13,7 @@ from bulk.errors import ManifestError
 from bulk.manifest import read_manifest
 from bulk.payloads import build_rows
 
-from .conftest import SAMPLES
+from .helpers import SAMPLES
 
 URL = "https://huggingface.co/x/y"
 LORA = {
@@ -106,6 +106,15 @@ def test_ndjson_extension_and_a_broken_line_is_a_row_error(tmp_path):
         "enclosed in double quotes)"
     )
     assert rows[2].error == "row 3: line: line 3 is not a JSON object"
+
+
+def test_a_jsonl_line_nested_too_deeply_is_a_row_error(tmp_path):
+    path = tmp_path / "m.jsonl"
+    good = json.dumps({"name": "a", "gpu_tier": "BASIC", "model_url": URL})
+    path.write_text(good + "\n" + "[" * 100_000 + "\n")
+    rows = build_rows(read_manifest(path).records)
+    assert rows[0].error is None
+    assert rows[1].error == "row 2: line: line 2 is not valid JSON (nested too deeply)"
 
 
 def test_dotted_api_names_are_aliases(tmp_path):

@@ -153,6 +153,36 @@ def test_malformed_json_loras_cell_names_row_and_column():
     assert rows[1].error.startswith("row 2: loras: not valid JSON (")
 
 
+def test_a_cell_nested_too_deeply_is_a_row_error():
+    (row,) = build_rows([rec(loras="[" * 100_000)])
+    assert row.error.startswith("row 1: loras: not valid JSON (nested too deeply")
+
+
+def test_integers_beyond_64_bits_stay_integers():
+    assert jsoncodec.loads(b"[-9223372036854775809]") == [-9223372036854775809]
+    assert jsoncodec.loads("18446744073709551616") == 18446744073709551616
+
+
+_PATHOLOGICAL = st.one_of(
+    st.integers(1, 200_000).map(lambda n: "[" * n),
+    st.integers(1, 200_000).map(lambda n: "[" * n + "]" * n),
+    st.integers(1, 5_000).map(lambda n: '{"a":' * n + "1" + "}" * n),
+    st.text(),
+    st.binary().map(lambda b: b.decode("utf-8", "surrogateescape")),
+    st.integers(-(10**40), 10**40).map(str),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "\ud800", '"\\ud800"', "\x00"]),
+)
+
+
+@given(
+    cell=_PATHOLOGICAL,
+    column=st.sampled_from(["loras", "name", "active_workers", "model_url", "gpu_tier"]),
+)
+def test_pathological_cells_are_row_errors_or_rows_never_tracebacks(cell, column):
+    (row,) = build_rows([rec(**{column: cell})])
+    assert row.error is None or row.error.startswith(f"row 1: {column}")
+
+
 def test_loras_cell_that_is_not_an_array():
     assert "loras: must be a JSON array of LoRA objects" in one(rec(loras='{"id": "1"}')).error
     assert "loras[1]: must be an object" in one(rec(loras='["x"]')).error
@@ -215,7 +245,9 @@ def test_numbers_in_text_fields_lose_float_noise():
 
 def test_a_lone_surrogate_is_a_row_error_not_a_crash():
     (row,) = build_rows([rec(name="a\ud800")])
-    assert row.error == "row 1: text: not valid Unicode (a lone surrogate); fix the escape"
+    assert row.error == "row 1: name: not valid Unicode (a lone surrogate); fix the escape"
+    (row,) = build_rows([rec(loras=[LORA, {**LORA, "id": "\ud800"}])])
+    assert row.error == "row 1: loras[2].id: not valid Unicode (a lone surrogate); fix the escape"
 
 
 @given(
