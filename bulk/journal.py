@@ -143,6 +143,7 @@ class Prior:
     app_id: str | None = None  # the id an earlier run got for the app it created
     sent: bool = False  # a POST may have gone out
     existing: tuple[str, ...] = ()  # apps of that name already there before it was sent
+    unanswered_at: float | None = None  # wall-clock send time of a POST with no result
 
 
 @dataclass(slots=True)
@@ -151,6 +152,11 @@ class Earlier:
     finished: bool = True  # the last run reached its end and wrote its results
     target: dict[str, Any] | None = None  # the first start line
     sent: bool = False  # some run of this journal sent a POST
+    timeout: float | None = None  # the request timeout of the last run that started
+
+    def last_unanswered(self) -> float | None:
+        """When the last POST whose answer was never recorded went out (wall clock)."""
+        return max((p.unanswered_at for p in self.rows.values() if p.unanswered_at), default=None)
 
 
 def read_journal(path: str | os.PathLike[str]) -> Earlier:
@@ -171,12 +177,18 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
         earlier.finished = kind == "end"
         if kind == "start" and earlier.target is None:
             earlier.target = event.get("target") or {}
+        if kind == "start" and isinstance(event.get("timeout"), int | float):
+            earlier.timeout = float(event["timeout"])
         return
     prior = earlier.rows.setdefault((event.get("team"), event.get("name")), Prior())
     if kind == "intent":
         prior.sent = earlier.sent = True
         prior.existing = tuple(event.get("existing") or ())
-    elif kind == "result" and event.get("status") == "created" and event.get("app_id"):
+        at = event.get("at")
+        prior.unanswered_at = float(at) if isinstance(at, int | float) else 0.0
+        return
+    prior.unanswered_at = None
+    if kind == "result" and event.get("status") == "created" and event.get("app_id"):
         prior.app_id = event["app_id"]
 
 
@@ -225,8 +237,10 @@ class Journal:
             while data:  # a write to a regular file is whole, unless the disk is full
                 data = data[os.write(self._fd, data) :]
 
-    def start(self, source: str, rows: int) -> None:
+    def start(self, source: str, rows: int, *, timeout: float | None = None) -> None:
         event: dict[str, Any] = {"event": "start", "manifest": source, "rows": rows}
+        if timeout is not None:  # how long this run's requests may take to land
+            event["timeout"] = timeout
         if self.target is not None:
             event["target"] = self.target.to_json()
         self._write(event)

@@ -12,6 +12,7 @@ import functools
 import inspect
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,7 +26,7 @@ from .config import ApiKey, Settings, resolve_settings
 from .control import RunControl, catch_signals, until_stopped
 from .directory import Directory
 from .errors import Interrupted, UsageError
-from .journal import Journal, Target, check_journal, journal_path
+from .journal import Earlier, Journal, Target, check_journal, journal_path
 from .options import SendOptions, check_arguments
 from .ordered import OrderedResults
 from .pacing import Pacer, RetryBudget
@@ -230,7 +231,7 @@ async def _send_all(
     bar = Progress(prepared.count, enabled=options.progress)
     pool = Pool(run.rows, run.results, bar, journal, control)
     try:
-        journal.start(prepared.source, prepared.count)
+        journal.start(prepared.source, prepared.count, timeout=options.timeout)
         assert settings.api_key is not None
         async with Client(
             settings.base_url,
@@ -239,6 +240,7 @@ async def _send_all(
             pool=options.concurrency + 1,
         ) as client:
             sender = _sender(client, journal, control, options, stats)
+            await _let_land(journal.earlier, options.timeout)
             if await pool.list_teams(sender.directory, prepared.sending_teams):
                 await pool.run(
                     sender,
@@ -254,6 +256,18 @@ async def _send_all(
         pool.fill()
         journal.close()
         bar.close()
+
+
+async def _let_land(
+    earlier: Earlier, timeout: float, *, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+) -> None:
+    """A killed run's last requests may still be reaching the server. With no answer
+    recorded, only a listing taken after they could land may say they created nothing
+    (the bound a run uses for its own requests: one timeout, that run's, after the send)."""
+    last, timeout = earlier.last_unanswered(), earlier.timeout or timeout
+    wait = 0.0 if last is None else min(timeout, last + timeout - time.time())
+    if wait > 0:
+        await sleep(wait)
 
 
 def _sender(
