@@ -17,7 +17,7 @@ from bulk.payloads import build_rows
 from bulk.retrying import THROTTLE_ALLOWANCE
 from bulk.sender import Sender
 
-from .conftest import FakeClock
+from .helpers import FakeClock
 
 pytestmark = pytest.mark.anyio
 BASE = "https://api.example.test"

@@ -21,7 +21,7 @@ from bulk.manifest import read_manifest
 from bulk.payloads import build_rows
 from bulk.results import COLUMNS
 
-from .conftest import KEY, SAMPLES, cli_env, max_in_window, run_cli
+from .helpers import KEY, SAMPLES, cli_env, max_in_window, run_cli
 
 URL = "https://huggingface.co/x/y"
 INVALID_SAMPLE_ROWS = [7, 12, 16, 20, 22]
@@ -281,6 +281,7 @@ def test_progress_bar_hidden_when_stderr_is_not_a_terminal(tmp_path, emulator_th
 
 
 @pytest.mark.parametrize("quiet", [False, True])
+@pytest.mark.subprocess
 def test_progress_bar_shows_on_a_terminal_unless_quiet(tmp_path, emulator_thread, quiet):
     pty = pytest.importorskip("pty")
     path = manifest(tmp_path, 3)
@@ -308,6 +309,7 @@ def test_progress_bar_shows_on_a_terminal_unless_quiet(tmp_path, emulator_thread
     assert (b"3/3" in shown and b"created=3" in shown) is not quiet
 
 
+@pytest.mark.subprocess
 def test_console_script_is_installed():
     script = shutil.which("rungen-bulk", path=os.path.dirname(sys.executable))
     if script is None:

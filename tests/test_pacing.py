@@ -9,7 +9,7 @@ import pytest
 
 from bulk.pacing import Pacer, RetryBudget
 
-from .conftest import FakeClock, max_in_window
+from .helpers import FakeClock, max_in_window
 
 pytestmark = pytest.mark.anyio
 

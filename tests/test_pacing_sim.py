@@ -11,7 +11,7 @@ import pytest
 
 from bulk.pacing import Pacer
 
-from .conftest import FakeClock
+from .helpers import FakeClock
 
 WALL = 1_700_000_000.3  # the simulated server's wall clock at the start, mid-second
 

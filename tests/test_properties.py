@@ -15,7 +15,7 @@ from bulk.manifest import FIELDS, read_manifest
 from bulk.pacing import Pacer
 from bulk.payloads import build_rows
 
-from .conftest import FakeClock, max_in_window
+from .helpers import FakeClock, max_in_window
 
 scalars = st.one_of(
     st.none(),

@@ -17,7 +17,7 @@ import pytest
 import bulk
 from bulk.emulator import Faults, serve
 
-from .conftest import KEY, SAMPLES, cli_env, run_cli, wait_for
+from .helpers import KEY, SAMPLES, cli_env, run_cli, wait_for
 
 URL = "https://huggingface.co/x/y"
 NO_IDEMPOTENCY = Faults(idempotency=False)

@@ -22,7 +22,7 @@ from bulk.results import Result
 from bulk.runner import execute
 from bulk.spool import Spool
 
-from .conftest import KEY
+from .helpers import KEY
 
 URL = "https://huggingface.co/x/y"
 

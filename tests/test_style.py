@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="pip install '.[test]'")

@@ -11,7 +11,7 @@ import pytest
 import bulk
 from bulk.emulator import serve
 
-from .conftest import KEY
+from .helpers import KEY
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,141 @@
+"""Shared test helpers: emulators on loopback sockets, a fake clock, the CLI in-process or
+in a process of its own. Imported by the tests; conftest.py only turns some into fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from aiohttp import ClientResponse
+
+from bulk import cli
+from bulk.emulator import Emulator, Faults, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "input_samples"
+KEY = "test-key-5f0c9e"  # the emulator's; tests assert it never leaks into output
+
+
+class FakeClock:
+    """Virtual time: it moves only when the earliest sleeper is due, so tests never wait
+    and concurrent sleepers see one consistent clock."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+        self._due: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        due = self.now + max(seconds, 0.0)
+        self._due.append(due)
+        await asyncio.sleep(0)  # a checkpoint, as every real sleep is
+        try:
+            while self.now < due:
+                for _ in range(3):  # let every runnable task reach its own sleep first
+                    await asyncio.sleep(0)
+                if due <= min(self._due):
+                    self.now = due
+        finally:
+            self._due.remove(due)
+
+
+class EmulatorThread:
+    """The emulator in a thread of its own, for tests that run the CLI as a subprocess."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
+        self.emulator: Emulator | None = None
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        async with serve(api_key=KEY, faults=self.faults) as emulator:
+            self.emulator = emulator
+            self._ready.set()
+            await self._stop.wait()
+
+    def __enter__(self) -> Emulator:
+        self._thread.start()
+        assert self._ready.wait(10), "the emulator did not start"
+        assert self.emulator is not None
+        return self.emulator
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def cli_env(url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RUNGEN_")}
+    env.update({"RUNGEN_API_KEY": KEY, "RUNGEN_BASE_URL": url, "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The real CLI (``bulk.cli.main``) in this process: what a user's shell would see,
+    without the cost of starting Python. ``timeout`` is left to pytest-timeout here."""
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
+def wait_for(predicate: Callable[[], bool], *, timeout: float = 30, what: str = "") -> None:
+    """Polls with a deadline instead of sleeping and hoping."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The most events that fall in any half-open window [x, x + window)."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, t in enumerate(times):
+        while t - times[start] >= window - 1e-9:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+class CompatResponse(ClientResponse):
+    """aioresponses builds responses without the ``stream_writer`` that aiohttp 3.14 needs
+    (pnuckowski/aioresponses#289); a response that was fully sent needs only its size."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(*args, **kwargs)
