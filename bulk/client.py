@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 import aiohttp
 from yarl import URL
@@ -31,25 +31,49 @@ from yarl import URL
 from . import jsoncodec
 from .config import ApiKey
 
-__all__ = ["MAX_ERROR_TEXT", "Client", "Reply", "parse_retry_after"]
+__all__ = ["MAX_ERROR_TEXT", "Action", "Client", "Kind", "Reply", "parse_retry_after"]
 
 MAX_ERROR_TEXT = 300
 MAX_RETRY_AFTER = 300.0
-_RETRY_STATUSES = {429: "rate_limited", 503: "server"}
-_AUTH_STATUSES = (401, 403)
 
 
-@dataclass(slots=True)
-class Reply:
-    action: str  # done | retry | reconcile | final
-    kind: str  # error kind, or "created"
+class Action(StrEnum):
+    """What an answer means for the row (the table above)."""
+
+    DONE = "done"
+    RETRY = "retry"
+    RECONCILE = "reconcile"
+    FINAL = "final"
+
+
+class Kind(StrEnum):
+    """What kind of answer it was: the ``error_kind`` of a row that fails on it."""
+
+    CREATED = "created"
+    LISTED = "listed"
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    SERVER = "server"
+    NETWORK = "network"
+    AMBIGUOUS = "ambiguous"
+    CLIENT = "client"
+
+
+class Reply(NamedTuple):
+    """One answer, or one transport failure, as it bears on the row. Immutable: what the
+    row made of it (when it was sent, how many 429s so far) is the row's own state."""
+
+    action: Action
+    kind: Kind
     status: int | None = None
     app_id: str | None = None
     error: str | None = None
     retry_after: float | None = None
-    sent_at: float = 0.0  # when the pacer admitted the request
-    throttled: int = 0  # 429s the row has met so far, this one included
     settle_after: float = 0.0  # a listing may settle it only this many seconds later
+
+
+_RETRY_STATUSES = {429: Kind.RATE_LIMITED, 503: Kind.SERVER}
+_AUTH_STATUSES = (401, 403)
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
@@ -100,34 +124,38 @@ def _answer(status: int, headers: Any, raw: bytes) -> Reply:
         except ValueError:
             app_id = None
         if app_id is not None:
-            return Reply("done", "created", status, app_id)
-        return Reply("reconcile", "ambiguous", status, error=f"HTTP {status} with no app id")
+            return Reply(Action.DONE, Kind.CREATED, status, app_id)
+        return Reply(
+            Action.RECONCILE, Kind.AMBIGUOUS, status, error=f"HTTP {status} with no app id"
+        )
     error = _message(status, raw)
     if status in _RETRY_STATUSES:
         after = parse_retry_after(headers.get("Retry-After"))
-        return Reply("retry", _RETRY_STATUSES[status], status, error=error, retry_after=after)
+        return Reply(Action.RETRY, _RETRY_STATUSES[status], status, error=error, retry_after=after)
     if status in _AUTH_STATUSES:
-        return Reply("final", "auth", status, error=error)
+        return Reply(Action.FINAL, Kind.AUTH, status, error=error)
     if status >= 500:
-        return Reply("reconcile", "ambiguous", status, error=error)
-    return Reply("final", "client", status, error=error)
+        return Reply(Action.RECONCILE, Kind.AMBIGUOUS, status, error=error)
+    return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
 
 
 def translate(exc: BaseException, *, timeout: float) -> Reply:
     """The one place where aiohttp's and the OS's errors become bulk's."""
     name = type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return Reply("final", "network", error=f"TLS failure: {name}; check the base URL")
+        return Reply(Action.FINAL, Kind.NETWORK, error=f"TLS failure: {name}; check the base URL")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return Reply("retry", "network", error=f"could not connect within {timeout:g} s")
+        return Reply(Action.RETRY, Kind.NETWORK, error=f"could not connect within {timeout:g} s")
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return Reply("retry", "network", error=f"cannot connect: {exc.os_error.strerror or name}")
+        return Reply(
+            Action.RETRY, Kind.NETWORK, error=f"cannot connect: {exc.os_error.strerror or name}"
+        )
     if isinstance(exc, TimeoutError):
         # A slow server may still be creating the app: look for it one timeout later.
         error = f"no answer within {timeout:g} s"
-        return Reply("reconcile", "ambiguous", error=error, settle_after=timeout)
+        return Reply(Action.RECONCILE, Kind.AMBIGUOUS, error=error, settle_after=timeout)
     detail = str(exc).split("\n")[0][:120] or name
-    return Reply("reconcile", "ambiguous", error=f"connection lost after sending: {detail}")
+    return Reply(Action.RECONCILE, Kind.AMBIGUOUS, error=f"connection lost after sending: {detail}")
 
 
 class Client:
@@ -175,7 +203,7 @@ class Client:
     def _clean(self, reply: Reply) -> Reply:
         """Server text may echo the key, and may be a whole page: redact it, bound it."""
         if reply.error:
-            reply.error = self._key.redact(reply.error)[:MAX_ERROR_TEXT]
+            return reply._replace(error=self._key.redact(reply.error)[:MAX_ERROR_TEXT])
         return reply
 
     async def list_apps(self, *, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
@@ -192,8 +220,10 @@ class Client:
         try:
             data = jsoncodec.loads(raw)
         except ValueError:
-            return self._clean(Reply("retry", "server", status, error=_message(status, raw))), []
+            return self._clean(
+                Reply(Action.RETRY, Kind.SERVER, status, error=_message(status, raw))
+            ), []
         apps = data.get("data") if isinstance(data, dict) else data
         if not isinstance(apps, list):
-            return Reply("retry", "server", status, error="GET /app: no list of apps"), []
-        return Reply("done", "listed", status), [a for a in apps if isinstance(a, dict)]
+            return Reply(Action.RETRY, Kind.SERVER, status, error="GET /app: no list of apps"), []
+        return Reply(Action.DONE, Kind.LISTED, status), [a for a in apps if isinstance(a, dict)]

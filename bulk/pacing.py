@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-__all__ = ["Pacer", "RetryBudget"]
+__all__ = ["Pacer"]
 
 
 class Pacer:
@@ -157,33 +157,3 @@ class Pacer:
         if retry_after is not None and retry_after > 0:
             pause = max(min(retry_after, 1 / self.rate), retry_after - 1.0)
             self.paused_until = max(self.paused_until, now + pause)
-
-
-class RetryBudget:
-    """Trips when nearly every recent attempt failed: the service is down, stop retrying.
-
-    Only answers that say something of the service's health count: 429s are pacing,
-    not failure, and final answers (400, 409...) prove the service is up. Failures of a
-    minority of requests can never trip it.
-    """
-
-    def __init__(self, *, window: int = 40, max_failure_ratio: float = 0.9) -> None:
-        if window < 1:
-            raise ValueError(f"window must be 1 or more, got {window!r}")
-        self._recent: deque[bool] = deque(maxlen=window)
-        self._ratio = max_failure_ratio
-        self._failures = 0
-
-    def record(self, *, ok: bool) -> None:
-        if len(self._recent) == self._recent.maxlen and not self._recent[0]:
-            self._failures -= 1
-        self._recent.append(ok)
-        self._failures += not ok
-
-    @property
-    def exhausted(self) -> bool:
-        full = len(self._recent) == self._recent.maxlen
-        return full and self._failures >= self._ratio * len(self._recent)
-
-    def describe(self) -> str:
-        return f"{self._failures} of the last {len(self._recent)} attempts failed"

@@ -21,10 +21,10 @@ from .payloads import Row
 from .prepared import spooled_rows
 from .progress import Progress
 from .results import Result, Stats
-from .sender import Sender
+from .sender import Sender, unfinished
 from .spool import Spool
 
-__all__ = ["Pool", "leftover"]
+__all__ = ["Pool"]
 
 
 class Pool:
@@ -57,9 +57,16 @@ class Pool:
         return True
 
     async def run(
-        self, sender: Sender, earlier: Earlier, stats: Stats, *, concurrency: int, skip: bool
+        self,
+        sender: Sender,
+        directory: Directory,
+        earlier: Earlier,
+        stats: Stats,
+        *,
+        concurrency: int,
+        skip: bool,
     ) -> None:
-        rows = self._to_send(sender.directory, earlier, stats, skip)
+        rows = self._to_send(directory, earlier, stats, skip)
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._watch, outer.cancel_scope)
             async with anyio.create_task_group() as workers:
@@ -75,7 +82,7 @@ class Pool:
         channel or task in between (every team was listed before, so nothing waits)."""
         for row in spooled_rows(self.rows):
             if row.error:
-                self.record(row, leftover(row, self.control, sent=False), journal=False)
+                self.record(row, unfinished(row, self.control), journal=False)
                 continue
             ids = directory.listed(row.team, row.name)
             if ids is None:  # a team the listing before sending missed: never guess
@@ -101,8 +108,6 @@ class Pool:
                 return
             self.results.take(row.number)
             result = await sender.send(row)
-            if result.status == "skipped" and result.attempts == 0:
-                result = leftover(row, self.control, sent=False)
             self.record(row, result, journal=result.status != "skipped")
 
     async def _watch(self, scope: anyio.CancelScope) -> None:
@@ -117,28 +122,10 @@ class Pool:
         for row in spooled_rows(self.rows, start=self.results.first_missing):
             if not self.results.has(row.number):
                 sent = row.number in self.journal.sent
-                self.record(row, leftover(row, self.control, sent=sent), journal=False)
+                self.record(row, unfinished(row, self.control, in_flight=sent), journal=False)
 
 
 def _listing_failed(exc: Unsettled) -> str:
     if exc.kind == "auth":
         return f"the API key was refused ({exc})"
     return f"the apps could not be listed before sending, so nothing was sent: {exc}"
-
-
-def leftover(row: Row, control: RunControl, *, sent: bool) -> Result:
-    """The result of a row the run did not finish: invalid, abandoned in flight, or unsent."""
-    if row.error:
-        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
-    if sent:  # its answer never came: it may exist
-        error = (
-            "sent, then abandoned before its answer came: the app may exist; --resume looks "
-            "it up before sending again"
-        )
-        return Result(
-            row.number, row.name, "skipped", attempts=1, error=error, error_kind="ambiguous"
-        )
-    reason = control.reason or "the run stopped"
-    return Result(
-        row.number, row.name, "skipped", error=f"not sent: {reason}", error_kind=control.reason_kind
-    )

@@ -10,21 +10,41 @@ server's Retry-After when it sends one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import anyio
 import tenacity
 from tenacity import AsyncRetrying, RetryCallState
 
-from .client import Reply
+from .client import Action, Kind, Reply
 
-__all__ = ["THROTTLE_ALLOWANCE", "listing_policy", "send_policy"]
+__all__ = ["THROTTLE_ALLOWANCE", "Tried", "listing_policy", "send_policy"]
 
 # 429s a row may meet beyond its retries before it is given up as rate_limited.
 THROTTLE_ALLOWANCE = 20
 
 
-def _reply(state: RetryCallState) -> Reply:
-    return state.outcome.result()  # type: ignore[union-attr]
+class Tried(Protocol):
+    """What a send attempt leaves for the policy to read: the row's own state."""
+
+    @property
+    def reply(self) -> Reply | None: ...
+
+    @property
+    def throttled(self) -> int: ...
+
+
+_AGAIN = (Action.RETRY, Action.RECONCILE)
+
+
+def _again(reply: Reply | None) -> bool:
+    return reply is not None and reply.action in _AGAIN
+
+
+def _tried(state: RetryCallState) -> Tried:
+    assert state.outcome is not None
+    tried: Tried = state.outcome.result()
+    return tried
 
 
 class _StopAfterRetries(tenacity.stop.stop_base):
@@ -35,7 +55,7 @@ class _StopAfterRetries(tenacity.stop.stop_base):
         self._cap = max_retries + 1 + THROTTLE_ALLOWANCE
 
     def __call__(self, state: RetryCallState) -> bool:
-        others = state.attempt_number - _reply(state).throttled
+        others = state.attempt_number - _tried(state).throttled
         return others > self._max_retries or state.attempt_number >= self._cap
 
 
@@ -44,8 +64,8 @@ class _Wait(tenacity.wait.wait_base):
         self._backoff = tenacity.wait_random_exponential(multiplier=0.5, max=30)
 
     def __call__(self, state: RetryCallState) -> float:
-        reply = _reply(state)
-        if reply.kind == "rate_limited":
+        reply = _tried(state).reply
+        if reply is None or reply.kind is Kind.RATE_LIMITED:
             return 0.0  # the shared pacer holds every worker back, this one included
         if reply.retry_after is not None:
             return reply.retry_after
@@ -58,15 +78,14 @@ def send_policy(
     keep_going: Callable[[], bool],
     sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> AsyncRetrying:
-    """The policy for one row's POSTs; ``copy()`` it per row, it holds per-call state."""
+    """The policy for one row's POSTs; ``copy()`` it per row, it holds per-call state.
+    The retried callable returns the row's ``Tried`` state, whose ``reply`` is the last."""
     return AsyncRetrying(
         stop=_StopAfterRetries(max_retries),
         wait=_Wait(),
-        retry=tenacity.retry_if_result(
-            lambda r: r.action in ("retry", "reconcile") and keep_going()
-        ),
+        retry=tenacity.retry_if_result(lambda t: _again(t.reply) and keep_going()),
         sleep=sleep,
-        retry_error_callback=_reply,
+        retry_error_callback=_tried,
     )
 
 
@@ -77,7 +96,7 @@ def listing_policy(
     return AsyncRetrying(
         stop=tenacity.stop_after_attempt(attempts),
         wait=tenacity.wait_random_exponential(multiplier=0.5, max=10),
-        retry=tenacity.retry_if_result(lambda pair: pair[0].action not in ("done", "final")),
+        retry=tenacity.retry_if_result(lambda pair: _again(pair[0])),
         sleep=sleep,
         retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
     )

@@ -21,6 +21,7 @@ from typing import Any
 import anyio
 import pandas as pd
 
+from .breaker import RetryBudget
 from .client import Client
 from .config import ApiKey, Settings, resolve_settings
 from .control import RunControl, catch_signals, until_stopped
@@ -29,13 +30,13 @@ from .errors import Interrupted, UsageError
 from .journal import Earlier, Journal, Target, check_journal, journal_path
 from .options import SendOptions, check_arguments
 from .ordered import OrderedResults
-from .pacing import Pacer, RetryBudget
+from .pacing import Pacer
 from .payloads import Row
-from .pool import Pool, leftover
+from .pool import Pool
 from .prepared import Prepared, prepare, spool_rows
 from .progress import Progress, summarize
 from .results import Result, Stats, check_output, frame_of, tuples_frame, write_frames
-from .sender import Sender
+from .sender import Sender, Shared, unfinished
 from .spool import Spool
 
 __all__ = ["Outcome", "arun", "execute"]
@@ -171,7 +172,7 @@ class _Execution:
         """A dry run's results: each row valid or invalid."""
         for row in rows:
             if row.error:
-                self.results.add(leftover(row, self.control, sent=False))
+                self.results.add(unfinished(row, self.control))
             else:
                 self.results.add(Result(row.number, row.name, "valid"))
 
@@ -239,11 +240,15 @@ async def _send_all(
             timeout=options.timeout,
             pool=options.concurrency + 1,
         ) as client:
-            sender = _sender(client, journal, control, options, stats)
+            pacer = Pacer(rate=options.rate)
+            directory = Directory(client, pacer)
+            shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
+            sender = Sender(shared, max_retries=options.max_retries)
             await _let_land(journal.earlier, options.timeout)
-            if await pool.list_teams(sender.directory, prepared.sending_teams):
+            if await pool.list_teams(directory, prepared.sending_teams):
                 await pool.run(
                     sender,
+                    directory,
                     journal.earlier,
                     stats,
                     concurrency=options.concurrency,
@@ -268,21 +273,3 @@ async def _let_land(
     wait = 0.0 if last is None else min(timeout, last + timeout - time.time())
     if wait > 0:
         await sleep(wait)
-
-
-def _sender(
-    client: Client, journal: Journal, control: RunControl, options: SendOptions, stats: Stats
-) -> Sender:
-    pacer = Pacer(rate=options.rate)
-    return Sender(
-        client,
-        pacer,
-        Directory(client, pacer),
-        journal,
-        max_retries=options.max_retries,
-        budget=RetryBudget(),
-        keep_going=lambda: not control.stopping,
-        on_auth_failure=lambda e: control.halt(f"the API key was refused ({e})", kind="auth"),
-        on_service_down=lambda e: control.halt(f"the service looks down: {e}", kind="server"),
-        stats=stats,
-    )

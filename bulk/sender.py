@@ -4,169 +4,235 @@ An ambiguous failure (the request may have been applied) is settled before the r
 sent again: the app is looked up by name, adopted if it exists, and sent again only if
 it does not. The Idempotency-Key header, the same for the row across retries and runs,
 protects once more on servers that honour it.
+
+``Sender`` holds what every row shares (``Shared``) and the retry policy; each row gets a
+``RowSend`` that owns its attempts, the settling of a doubtful one, and its result.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 from tenacity import AsyncRetrying
 
-from .client import Client, Reply
+from .breaker import RetryBudget
+from .client import Action, Client, Kind, Reply
+from .control import RunControl
 from .directory import Directory, Unsettled, conflict_message
 from .journal import Journal
-from .pacing import Pacer, RetryBudget
+from .pacing import Pacer
 from .payloads import Row
 from .results import Result, Stats
 from .retrying import send_policy
 
-__all__ = ["Sender"]
+__all__ = ["RowSend", "Sender", "Shared", "unfinished"]
+
+_AGAIN = (Action.RETRY, Action.RECONCILE)
 
 
-class _Attempts:
-    """One row's attempts: the callable that tenacity retries."""
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What every row's sending uses, built once per run."""
 
-    __slots__ = ("attempts", "doubt", "last", "made", "row", "sender", "throttled")
+    client: Client
+    pacer: Pacer
+    directory: Directory
+    journal: Journal
+    control: RunControl
+    budget: RetryBudget
+    stats: Stats
+    clock: Callable[[], float] = time.monotonic
 
-    def __init__(self, sender: Sender, row: Row, doubt: float | None) -> None:
-        self.sender, self.row = sender, row
-        self.doubt = doubt  # moment after which a listing can settle the row's fate
+    def learn(self, reply: Reply, sent_at: float) -> None:
+        """Feeds the pacer and the budget: the limit and the health belong to the key."""
+        if reply.kind is Kind.RATE_LIMITED:
+            self.pacer.on_throttle(sent_at=sent_at, retry_after=reply.retry_after)
+            return
+        self.budget.record(
+            ok=reply.action in (Action.DONE, Action.FINAL) and reply.kind is not Kind.NETWORK
+        )
+        if self.budget.exhausted:
+            self.control.halt(f"the service looks down: {self.budget.describe()}", kind="server")
+        if reply.action is Action.DONE:
+            self.pacer.on_success()
+        elif reply.kind is Kind.AUTH:
+            error = reply.error or "the API key was refused"
+            self.control.halt(f"the API key was refused ({error})", kind="auth")
+
+
+class RowSend:
+    """One row on its way: its attempts (``attempt`` is what tenacity retries), the
+    settling of a doubtful one, and the result it ends with."""
+
+    __slots__ = ("_doubt", "_ready", "_shared", "attempts", "reply", "row", "throttled")
+
+    def __init__(self, shared: Shared, row: Row, *, doubt: float | None = None) -> None:
+        self._shared, self.row = shared, row
+        self._doubt = doubt  # moment after which a listing can settle the row's fate
+        self._ready = False  # an attempt made before the retry policy took over
         self.attempts = self.throttled = 0
-        self.last: Reply | None = None  # the last answer, for a row the run stops retrying
-        self.made: Reply | None = None  # an attempt made before the retry policy took over
+        self.reply: Reply | None = None  # the last answer
 
-    async def run(self) -> Reply:
-        if self.made is not None:
-            made, self.made = self.made, None
-            return made
-        if self.doubt is not None:
+    async def attempt(self) -> RowSend:
+        if self._ready:
+            self._ready = False
+            return self
+        if self._doubt is not None:
             found = await self.settle()
             if found is not None:
-                return found
-        return await self.sender.post(self)
+                self.reply = found
+                return self
+        await self._post()
+        return self
+
+    async def _post(self) -> None:
+        shared, row = self._shared, self.row
+        sent_at = await shared.pacer.acquire()
+        if shared.control.stopping:
+            return  # the last answer stands; the result says the run stopped
+        if self.attempts == 0:
+            shared.journal.intent(row)
+        self.attempts += 1
+        shared.stats.requests += 1
+        shared.stats.retries += self.attempts > 1
+        reply = await shared.client.create(row.payload, team=row.team, key=row.key)
+        shared.learn(reply, sent_at)
+        self.throttled += reply.kind is Kind.RATE_LIMITED
+        if reply.action is Action.RECONCILE:
+            self._doubt = shared.clock() + reply.settle_after
+        self.reply = reply
 
     async def settle(self) -> Reply | None:
         """Looks the app up; a Reply when it exists, or when its fate cannot be known."""
-        sender, row, after = self.sender, self.row, self.doubt
-        self.doubt = None
+        shared, row, after = self._shared, self.row, self._doubt
+        self._doubt = None
         try:
-            ids = await sender.directory.ids(row.team, row.name, after=after)
+            ids = await shared.directory.ids(row.team, row.name, after=after or 0.0)
         except Unsettled as exc:
-            return Reply(
-                "final", "ambiguous", error=f"may have been created; could not check: {exc}"
-            )
+            error = f"may have been created; could not check: {exc}"
+            return Reply(Action.FINAL, Kind.AMBIGUOUS, error=error)
         new = [app_id for app_id in ids if app_id not in row.existing]
         if not new:
             return None
         if len(new) > 1:
-            return Reply("final", "client", error=conflict_message(row.team, row.name, new))
-        sender.stats.adopted += 1
-        return Reply("done", "created", app_id=new[0])
+            return Reply(Action.FINAL, Kind.CLIENT, error=conflict_message(row.team, row.name, new))
+        shared.stats.adopted += 1
+        return Reply(Action.DONE, Kind.CREATED, app_id=new[0])
+
+    async def last_look(self) -> None:
+        """Out of retries, or stopping, with the last request in doubt: one more look."""
+        reply = self.reply
+        if reply is None or reply.action is not Action.RECONCILE:
+            return
+        found = await self.settle() if self._doubt is not None else None
+        # Shown absent: not applied, so it failed as a plain network or server error.
+        kind = Kind.NETWORK if reply.status is None else Kind.SERVER
+        self.reply = found or reply._replace(action=Action.RETRY, kind=kind)
+
+    def made_first(self) -> bool:
+        """True when the first attempt needs retrying; the policy then starts from it."""
+        self._ready = self.reply is not None and self.reply.action in _AGAIN
+        return self._ready
+
+    def result(self) -> Result:
+        row, reply, control = self.row, self.reply, self._shared.control
+        if reply is None:
+            return unfinished(row, control)
+        if reply.action is Action.DONE:
+            return Result(
+                row.number, row.name, "created", reply.app_id, reply.status, self.attempts
+            )
+        if control.stopping and reply.action is Action.RETRY:
+            return unfinished(row, control, attempts=self.attempts, last=reply)
+        return Result(
+            row.number,
+            row.name,
+            "failed",
+            None,
+            reply.status,
+            self.attempts,
+            reply.error,
+            reply.kind.value,
+        )
+
+
+def unfinished(
+    row: Row,
+    control: RunControl,
+    *,
+    attempts: int = 0,
+    last: Reply | None = None,
+    in_flight: bool = False,
+) -> Result:
+    """The result of a row the run did not finish: invalid, abandoned in flight, not
+    retried, or not sent. Every such row of every path gets it from here."""
+    if row.error:
+        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
+    if in_flight:  # its answer never came: it may exist
+        error = (
+            "sent, then abandoned before its answer came: the app may exist; --resume looks "
+            "it up before sending again"
+        )
+        return Result(
+            row.number,
+            row.name,
+            "skipped",
+            attempts=max(attempts, 1),
+            error=error,
+            error_kind="ambiguous",
+        )
+    reason = control.reason or "the run stopped"
+    if last is None:
+        return Result(
+            row.number,
+            row.name,
+            "skipped",
+            error=f"not sent: {reason}",
+            error_kind=control.reason_kind,
+        )
+    error = f"not retried: {reason}" + (f"; last answer: {last.error}" if last.error else "")
+    return Result(
+        row.number, row.name, "skipped", None, last.status, attempts, error, last.kind.value
+    )
 
 
 class Sender:
+    """Sends rows one ``RowSend`` each, under one retry policy built for the run."""
+
     def __init__(
         self,
-        client: Client,
-        pacer: Pacer,
-        directory: Directory,
-        journal: Journal,
+        shared: Shared,
         *,
         max_retries: int,
-        budget: RetryBudget,
-        keep_going: Callable[[], bool],
-        on_auth_failure: Callable[[str], None],
-        on_service_down: Callable[[str], None],
-        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
-        stats: Stats | None = None,
     ) -> None:
-        self.client, self.pacer, self.directory, self.journal = client, pacer, directory, journal
-        self.budget, self._clock = budget, clock
-        self._on_auth_failure, self._on_service_down = on_auth_failure, on_service_down
-        self._keep_going = keep_going
-        self._policy = send_policy(max_retries=max_retries, keep_going=self._may_retry, sleep=sleep)
+        self._shared = shared
+        control, budget = shared.control, shared.budget
+        self._policy = send_policy(
+            max_retries=max_retries,
+            keep_going=lambda: not control.stopping and not budget.exhausted,
+            sleep=sleep,
+        )
         self._idle: list[AsyncRetrying] = []
-        self.stats = stats if stats is not None else Stats()
-
-    def _may_retry(self) -> bool:
-        return self._keep_going() and not self.budget.exhausted
 
     async def send(self, row: Row, *, in_doubt: bool = False, since: float = 0.0) -> Result:
         """Creates the row's app; ``in_doubt`` when an earlier run may have created it."""
-        attempts = _Attempts(self, row, since if in_doubt else None)
-        reply = await attempts.run()
-        if reply.action in ("retry", "reconcile"):
+        one = RowSend(self._shared, row, doubt=since if in_doubt else None)
+        await one.attempt()
+        if one.made_first():
             # Most rows succeed at once and never pay for the policy's bookkeeping; the
             # others go on under it from this first attempt, as if it had made it.
-            attempts.made = reply
-            reply = await self._retried(attempts)
-        if reply.action == "reconcile":
-            # Out of retries, or stopping, with the last request in doubt: one last look.
-            reply = await attempts.settle() or _known_absent(reply)
-        return _result(row, reply, attempts.attempts, not self._may_retry())
+            await self._retried(one)
+        await one.last_look()
+        return one.result()
 
-    async def _retried(self, attempts: _Attempts) -> Reply:
+    async def _retried(self, one: RowSend) -> None:
         # A policy holds the state of one call: each is reused by one row at a time.
         policy = self._idle.pop() if self._idle else self._policy.copy()
         try:
-            return await policy(attempts.run)
+            await policy(one.attempt)
         finally:
             self._idle.append(policy)
-
-    async def post(self, attempts: _Attempts) -> Reply:
-        row = attempts.row
-        sent_at = await self.pacer.acquire()
-        if not self._keep_going():
-            last = attempts.last
-            return Reply("final", "stopped", last and last.status, error=last and last.error)
-        if attempts.attempts == 0:
-            self.journal.intent(row)
-        attempts.attempts += 1
-        self.stats.requests += 1
-        self.stats.retries += attempts.attempts > 1
-        reply = await self.client.create(row.payload, team=row.team, key=row.key)
-        reply.sent_at = sent_at
-        self._learn(reply)
-        if reply.kind == "rate_limited":
-            attempts.throttled += 1
-        reply.throttled = attempts.throttled
-        if reply.action == "reconcile":
-            attempts.doubt = self._clock() + reply.settle_after
-        attempts.last = reply
-        return reply
-
-    def _learn(self, reply: Reply) -> None:
-        """Feeds the shared pacer and budget: the limit and the health belong to the key."""
-        if reply.kind == "rate_limited":
-            self.pacer.on_throttle(sent_at=reply.sent_at, retry_after=reply.retry_after)
-            return
-        self.budget.record(ok=reply.action in ("done", "final") and reply.kind != "network")
-        if self.budget.exhausted:
-            self._on_service_down(self.budget.describe())
-        if reply.action == "done":
-            self.pacer.on_success()
-        elif reply.kind == "auth":
-            self._on_auth_failure(reply.error or "the API key was refused")
-
-
-def _known_absent(reply: Reply) -> Reply:
-    """A doubtful failure whose app a listing showed absent: not applied, safe to resend."""
-    kind = "network" if reply.status is None else "server"
-    return Reply("retry", kind, reply.status, error=reply.error)
-
-
-def _result(row: Row, reply: Reply, attempts: int, stopped: bool) -> Result:
-    if reply.action == "done":
-        return Result(row.number, row.name, "created", reply.app_id, reply.status, attempts)
-    if reply.kind == "stopped" or (stopped and reply.action == "retry"):
-        # Not settled, but not given up on either: the run stopped. --resume goes on.
-        error = "not sent: the run stopped" if attempts == 0 else "not retried: the run stopped"
-        if reply.error:
-            error += f"; last answer: {reply.error}"
-        return Result(row.number, row.name, "skipped", None, reply.status, attempts, error)
-    return Result(
-        row.number, row.name, "failed", None, reply.status, attempts, reply.error, reply.kind
-    )

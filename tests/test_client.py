@@ -8,14 +8,17 @@ from email.utils import formatdate
 import aiohttp
 import pytest
 
+from bulk.breaker import RetryBudget
 from bulk.client import MAX_ERROR_TEXT, Client, parse_retry_after
 from bulk.config import ApiKey
+from bulk.control import RunControl
 from bulk.directory import Directory
 from bulk.journal import Journal
-from bulk.pacing import Pacer, RetryBudget
+from bulk.pacing import Pacer
 from bulk.payloads import build_rows
+from bulk.results import Stats
 from bulk.retrying import THROTTLE_ALLOWANCE
-from bulk.sender import Sender
+from bulk.sender import Sender, Shared
 
 from .helpers import FakeClock
 
@@ -33,28 +36,25 @@ def row():
 class Harness:
     def __init__(self, clock: FakeClock, max_retries: int = 3):
         self.clock = clock
-        self.auth_failures: list[str] = []
-        self.down: list[str] = []
+        self.control = RunControl()
         self.max_retries = max_retries
 
     async def send(self, *, in_doubt=False):
         async with Client(BASE, ApiKey(KEY), timeout=5, pool=2) as client:
             self.pacer = Pacer(clock=self.clock, sleep=self.clock.sleep)
             directory = Directory(client, self.pacer, clock=self.clock, sleep=self.clock.sleep)
-            sender = Sender(
+            self.stats = Stats()
+            shared = Shared(
                 client,
                 self.pacer,
                 directory,
                 Journal(None, resume=False),
-                max_retries=self.max_retries,
-                budget=RetryBudget(),
-                keep_going=lambda: not self.auth_failures,
-                on_auth_failure=self.auth_failures.append,
-                on_service_down=self.down.append,
+                self.control,
+                RetryBudget(),
+                self.stats,
                 clock=self.clock,
-                sleep=self.clock.sleep,
             )
-            self.sender = sender
+            sender = Sender(shared, max_retries=self.max_retries, sleep=self.clock.sleep)
             return await sender.send(row(), in_doubt=in_doubt, since=self.clock())
 
 
@@ -100,7 +100,7 @@ async def test_auth_failure_is_final_and_stops_the_run(harness, status, mocked):
     mocked.post(APP, status=status, payload={"error": "Unauthorized access. Invalid API key."})
     result = await harness.send()
     assert len(sent(mocked)) == 1
-    assert result.error_kind == "auth" and harness.auth_failures
+    assert result.error_kind == "auth" and harness.control.reason_kind == "auth"
 
 
 async def test_retry_after_seconds_pauses_the_pool(harness, mocked):
@@ -169,7 +169,7 @@ async def test_dropped_connection_is_settled_by_a_listing_before_resending(harne
     result = await harness.send()
     assert len(sent(mocked)) == 1  # adopted, never sent again
     assert (result.status, result.app_id) == ("created", "app_9")
-    assert harness.sender.stats.adopted == 1
+    assert harness.stats.adopted == 1
 
 
 async def test_unsettled_fate_ends_as_ambiguous(clock, mocked):

@@ -21,7 +21,7 @@ from bulk.manifest import read_manifest
 from bulk.payloads import build_rows
 from bulk.results import COLUMNS
 
-from .helpers import KEY, SAMPLES, cli_env, max_in_window, run_cli
+from .helpers import KEY, SAMPLES, cli_env, run_cli
 
 URL = "https://huggingface.co/x/y"
 INVALID_SAMPLE_ROWS = [7, 12, 16, 20, 22]
@@ -210,9 +210,10 @@ def test_rate_cap_holds_end_to_end(tmp_path, emulator_thread):
     path = manifest(tmp_path, 30)
     with emulator_thread() as emu:
         done = run_cli("create", str(path), "--rate", "15", cwd=tmp_path, env=cli_env(emu.url))
-        times = emu.record.post_times
-    assert done.returncode == 0
-    assert max_in_window(times, 1.0) <= 15 + 2  # a slot of scheduling jitter either side
+        times = sorted(emu.record.post_times)
+    assert done.returncode == 0 and len(times) == 30
+    # A slow machine only spreads the requests further; unpaced, 30 arrive in a blink.
+    assert times[-1] - times[0] >= (30 - 3) / 15
 
 
 @pytest.mark.anyio

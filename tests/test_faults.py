@@ -360,7 +360,9 @@ async def test_rows_stopped_between_retries_leave_the_journal_open_for_resume(tm
     result = stopped.value.results
     assert isinstance(stopped.value, KeyboardInterrupt)
     assert set(result.status) == {"skipped"}
-    assert result.error.str.startswith("not retried: the run stopped; last answer: HTTP 50").all()
+    assert result.error.str.startswith("not retried: the run was interrupted; ").all()
+    assert result.error.str.contains("; last answer: HTTP 50").all()
+    assert set(result.error_kind) == {"server"}  # sent and stopped: the kind of its answer
     events = [json.loads(x)["event"] for x in (tmp_path / "r.journal.jsonl").read_text().split()]
     assert "end" not in events
     with pytest.raises(bulk.UsageError, match="pass --resume"):

@@ -7,7 +7,8 @@ import math
 import anyio
 import pytest
 
-from bulk.pacing import Pacer, RetryBudget
+from bulk.breaker import RetryBudget
+from bulk.pacing import Pacer
 
 from .helpers import FakeClock, max_in_window
 
