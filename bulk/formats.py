@@ -20,11 +20,11 @@ import pyarrow.parquet
 
 from . import jsoncodec
 from .errors import ManifestError
+from .records import BadLine, Raw
 
 __all__ = [
     "CHUNK_ROWS",
     "EXTENSIONS",
-    "LINE_ERROR",
     "file_chunks",
     "format_of",
     "frame_chunks",
@@ -33,8 +33,6 @@ __all__ = [
 ]
 
 CHUNK_ROWS = 2_000  # records per chunk: enough to amortise, small enough to stay flat
-# Set on a record whose source line could not be read at all.
-LINE_ERROR = "__line_error__"
 # Keys of a JSONL line in the API's own nested shape that hold more fields.
 _NESTED = ("configuration", "workflow", "workflow.tools")
 EXTENSIONS = {
@@ -57,8 +55,8 @@ def format_of(path: Path, what: str) -> str:
     return kind
 
 
-def _jsonl_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
+def _jsonl_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
+    batch: list[Raw] = []
     with path.open(encoding="utf-8-sig") as lines:
         for line_no, line in enumerate(lines, 1):
             if not line.strip():
@@ -66,10 +64,12 @@ def _jsonl_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]
             try:
                 value = jsoncodec.loads(line)
             except ValueError as exc:
-                value = {LINE_ERROR: f"line {line_no} is not valid JSON ({exc.msg})"}
-            if not isinstance(value, dict):
-                value = {LINE_ERROR: f"line {line_no} is not a JSON object"}
-            batch.append(_flatten(value))
+                batch.append(BadLine(f"line {line_no} is not valid JSON ({exc.msg})"))
+            else:
+                ok = isinstance(value, dict)
+                batch.append(
+                    _flatten(value) if ok else BadLine(f"line {line_no} is not a JSON object")
+                )
             if len(batch) >= chunk_rows:
                 yield batch
                 batch = []
@@ -154,9 +154,7 @@ def translated(what: str, path: Path, kind: str) -> Iterator[None]:
         raise ManifestError(f"{what} {str(path)!r} cannot be read as {kind}: {detail}") from None
 
 
-def file_chunks(
-    path: Path, kind: str, what: str, chunk_rows: int
-) -> Iterator[list[dict[str, Any]]]:
+def file_chunks(path: Path, kind: str, what: str, chunk_rows: int) -> Iterator[list[Raw]]:
     chunks = _READERS[kind](path, chunk_rows)
     while True:
         with translated(what, path, kind), warnings.catch_warnings():

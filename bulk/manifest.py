@@ -18,17 +18,16 @@ from . import formats
 from .errors import ManifestError
 from .formats import (
     CHUNK_ROWS,
-    LINE_ERROR,
     file_chunks,
     format_of,
     frame_chunks,
     header,
     translated,
 )
+from .records import BadLine, Raw, Record, is_blank
 
 __all__ = [
     "FIELDS",
-    "LINE_ERROR",
     "LORA_FIELDS",
     "REQUIRED",
     "Manifest",
@@ -56,43 +55,39 @@ ALIASES = {
     "workflow.model_url": "model_url",
     "workflow.tools.loras": "loras",
 }
-# Set on a record that gives a field under two names: ["field: ...", ...].
-CONFLICTS = "__conflicts__"
-# Set by the LoRA-table join: [(table row number, raw LoRA dict), ...].
-TABLE_LORAS = "__table_loras__"
 
 
 @dataclass
 class Manifest:
-    records: list[dict[str, Any]]
+    records: list[Record]
     source: str
     warnings: list[str] = field(default_factory=list)
 
 
-def _filled(value: Any) -> bool:
-    return value is not None and value != "" and value == value  # NaN != NaN
-
-
-def _rename(record: dict[str, Any], renames: dict[str, str]) -> None:
+def _rename(cells: dict[str, Any], renames: dict[str, str]) -> tuple[str, ...]:
+    """Renames alias columns in place; the fields given under both names."""
+    conflicts = []
     for old, new in renames.items():
-        if old not in record:
+        if old not in cells:
             continue
-        value = record.pop(old)
-        if _filled(record.get(new)) and _filled(value):
-            record.setdefault(CONFLICTS, []).append(f"{new}: given twice, also as {old!r}")
-        elif _filled(value) or new not in record:
-            record[new] = value
+        value = cells.pop(old)
+        if not is_blank(value) and not is_blank(cells.get(new)):
+            conflicts.append(f"{new}: given twice, also as {old!r}")
+        elif not is_blank(value) or new not in cells:
+            cells[new] = value
+    return tuple(conflicts)
 
 
 def _unused(columns: Iterable[Any], what: str) -> list[str]:
-    unused = [str(c) for c in columns if c not in FIELDS and c not in ALIASES and c != LINE_ERROR]
+    unused = [str(c) for c in columns if c not in FIELDS and c not in ALIASES]
     return [f"{what}: column {c!r} is not used (known: {', '.join(FIELDS)})" for c in unused]
 
 
-def _columns(records: list[dict[str, Any]]) -> list[Any]:
+def _columns(records: list[Raw]) -> list[Any]:
     seen: dict[Any, None] = {}
     for record in records:
-        seen.update(dict.fromkeys(record))
+        if not isinstance(record, BadLine):
+            seen.update(dict.fromkeys(record))
     return list(seen)
 
 
@@ -141,21 +136,16 @@ class ManifestReader:
                 f"{', '.join(repr(str(c)) for c in columns)})"
             )
 
-    def __iter__(self) -> Iterator[list[dict[str, Any]]]:
+    def __iter__(self) -> Iterator[list[Record]]:
         known = bool(self._columns)
         readable = False
         for records in self._chunks:
             columns = list(self._columns) if known else _columns(records)
             if not known:
                 self._columns.update(dict.fromkeys(columns))
-                readable = readable or any(LINE_ERROR not in r for r in records)
+                readable = readable or any(not isinstance(r, BadLine) for r in records)
             renames = {c: ALIASES[c] for c in columns if c in ALIASES}
-            if renames:
-                for record in records:
-                    _rename(record, renames)
-            if self._table is not None:
-                self._join(records)
-            yield records
+            yield [self._record(raw, renames) for raw in records]
         if not known:
             if not self._columns:
                 raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
@@ -163,15 +153,21 @@ class ManifestReader:
         if self._table is not None:
             _check_orphans(self._table, self._joined)
 
-    def _join(self, records: list[dict[str, Any]]) -> None:
-        table = self._table
-        assert table is not None
-        for record in records:
-            name = str(record.get("name") or "").strip()
-            entries = table.get(name)
-            if entries:
-                record[TABLE_LORAS] = entries
-                self._joined.add(name)
+    def _record(self, raw: Raw, renames: dict[str, str]) -> Record:
+        if isinstance(raw, BadLine):
+            return Record(line_error=raw.message)
+        conflicts = _rename(raw, renames) if renames else ()
+        return Record(raw, conflicts=conflicts, table_loras=self._joined_loras(raw))
+
+    def _joined_loras(self, cells: dict[str, Any]) -> tuple[tuple[int, dict[str, Any]], ...]:
+        if self._table is None:
+            return ()
+        name = str(cells.get("name") or "").strip()
+        entries = self._table.get(name)
+        if not entries:
+            return ()
+        self._joined.add(name)
+        return tuple(entries)
 
 
 def read_manifest(
@@ -191,7 +187,7 @@ def read_loras_table(
     """Reads the long-form LoRA table: one row per app and LoRA, keyed by app name."""
     if isinstance(table, pd.DataFrame):
         source, columns = "LoRA table", [str(c) for c in table.columns]
-        chunks: Iterable[list[dict[str, Any]]] = frame_chunks(table, CHUNK_ROWS)
+        chunks: Iterable[list[Raw]] = frame_chunks(table, CHUNK_ROWS)
     else:
         path = Path(table)
         source, kind = f"LoRA table {str(table)!r}", format_of(path, "LoRA table")
@@ -208,6 +204,8 @@ def read_loras_table(
         )
     by_app: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     for row_no, record in enumerate(records, 1):
+        if isinstance(record, BadLine):
+            raise ManifestError(f"{source}: {record.message}")
         app = str(record.get("app") or "").strip()
         if not app:
             raise ManifestError(

@@ -18,7 +18,8 @@ from typing import Any
 import numpy
 
 from . import jsoncodec
-from .manifest import CONFLICTS, LINE_ERROR, LORA_FIELDS, TABLE_LORAS
+from .manifest import LORA_FIELDS
+from .records import Record, is_blank
 
 __all__ = ["GPU_TIERS", "Row", "Validator", "build_rows", "idempotency_key"]
 
@@ -41,17 +42,6 @@ class Row:
 def idempotency_key(team: str | None, name: str, payload: bytes) -> str:
     digest = hashlib.sha256(f"{team or ''}\x00{name}\x00".encode() + payload).hexdigest()
     return f"bulk-{digest[:40]}"
-
-
-def _is_blank(value: Any) -> bool:
-    if type(value) is str:  # the common case first: this runs many times per row
-        return not value.strip()
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    # pd.NA and NaT are the only other "missing" scalars a DataFrame hands back.
-    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _text(value: Any) -> str:
@@ -99,7 +89,7 @@ def _whole_number(value: Any) -> int | None:
 
 
 def _workers(value: Any, problems: _Problems) -> int | None:
-    if _is_blank(value):
+    if is_blank(value):
         return None
     number = _whole_number(value)
     if number is None or number < 0:
@@ -111,7 +101,7 @@ def _workers(value: Any, problems: _Problems) -> int | None:
 def _weight(value: Any) -> float | None:
     if type(value) is float:  # the common case first: JSON numbers
         return value if math.isfinite(value) else None
-    if isinstance(value, bool) or _is_blank(value):
+    if isinstance(value, bool) or is_blank(value):
         return None
     try:
         number = float(value.strip()) if isinstance(value, str) else float(value)
@@ -123,7 +113,7 @@ def _weight(value: Any) -> float | None:
 def _lora_id(value: Any) -> str | None:
     if type(value) is str:  # the common case first: ids written as JSON strings
         return value.strip() or None
-    if isinstance(value, bool) or _is_blank(value):
+    if isinstance(value, bool) or is_blank(value):
         return None
     fraction = isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
     return None if fraction and not float(value).is_integer() else _text(value)
@@ -135,11 +125,11 @@ def _missing(values: list[Any]) -> list[str]:
         kind = type(value)
         if (kind is str and (not value or value.isspace())) or (kind is float and value != value):
             break
-        if kind is not str and kind is not float and _is_blank(value):
+        if kind is not str and kind is not float and is_blank(value):
             break
     else:
         return []
-    return [f for f, v in zip(LORA_FIELDS, values, strict=True) if _is_blank(v)]
+    return [f for f, v in zip(LORA_FIELDS, values, strict=True) if is_blank(v)]
 
 
 def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
@@ -170,7 +160,7 @@ def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
 
 
 def _lora_cell(value: Any, problems: _Problems) -> list[tuple[str, Any]]:
-    if _is_blank(value):
+    if is_blank(value):
         return []
     if isinstance(value, str):
         try:
@@ -188,9 +178,9 @@ def _lora_cell(value: Any, problems: _Problems) -> list[tuple[str, Any]]:
     return [(f"loras[{i}]", item) for i, item in enumerate(value, 1)]
 
 
-def _loras(record: Mapping[str, Any], problems: _Problems) -> list[dict[str, Any]]:
-    entries = _lora_cell(record.get("loras"), problems)
-    table = record.get(TABLE_LORAS)
+def _loras(record: Record, problems: _Problems) -> list[dict[str, Any]]:
+    entries = _lora_cell(record.cells.get("loras"), problems)
+    table = record.table_loras
     if table and entries:
         problems.add("loras", "given both in the manifest and in the LoRA table; keep one")
     elif table:
@@ -205,13 +195,14 @@ def _required(record: Mapping[str, Any], field: str, problems: _Problems) -> str
         text = value.strip()
         if text:
             return text
-    if _is_blank(value):
+    if is_blank(value):
         problems.add(field, "is required but empty")
         return ""
     return _text(value)
 
 
-def _body(record: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
+def _body(given: Record, problems: _Problems) -> dict[str, Any]:
+    record = given.cells
     name = _required(record, "name", problems)
     tier = _required(record, "gpu_tier", problems).upper()
     if tier and tier not in GPU_TIERS:
@@ -225,14 +216,14 @@ def _body(record: Mapping[str, Any], problems: _Problems) -> dict[str, Any]:
     workers = _workers(record.get("active_workers"), problems)
     if workers is not None:
         configuration["active_workers"] = workers
-    if not _is_blank(record.get("location")):
+    if not is_blank(record.get("location")):
         configuration["location"] = _text(record["location"])
     workflow: dict[str, Any] = {"model_url": url}
-    loras = _loras(record, problems)
+    loras = _loras(given, problems)
     if loras:
         workflow["tools"] = {"loras": loras}
     body: dict[str, Any] = {"name": name}
-    if not _is_blank(record.get("description")):
+    if not is_blank(record.get("description")):
         body["description"] = _text(record["description"])
     body["configuration"] = configuration
     body["workflow"] = workflow
@@ -248,24 +239,26 @@ class Validator:
         self.count = 0
         self._first_of: dict[str, int] = {}
 
-    def __call__(self, records: Sequence[Mapping[str, Any]]) -> list[Row]:
+    def __call__(self, records: Sequence[Record | Mapping[str, Any]]) -> list[Row]:
+        """Rows for ``records``; plain mappings of cells are taken as ``Record(cells)``."""
         rows: list[Row] = []
         for record in records:
             self.count += 1
-            rows.append(self._one(self.count, record))
+            given = record if isinstance(record, Record) else Record(record)
+            rows.append(self._one(self.count, given))
         return rows
 
-    def _one(self, number: int, record: Mapping[str, Any]) -> Row:
+    def _one(self, number: int, record: Record) -> Row:
         problems = _Problems()
         team = self.team_id
-        if not _is_blank(record.get("team_id")):
-            team = _text(record["team_id"])
-        if LINE_ERROR in record:
-            problems.add("line", record[LINE_ERROR])
+        if not is_blank(record.cells.get("team_id")):
+            team = _text(record.cells["team_id"])
+        if record.line_error is not None:
+            problems.add("line", record.line_error)
             body: dict[str, Any] = {"name": ""}
         else:
             body = _body(record, problems)
-            problems.extend(record.get(CONFLICTS, ()))
+            problems.extend(record.conflicts)
         name = body["name"]
         if name:
             first = self._first_of.setdefault(f"{team or ''}\x00{name}", number)
@@ -277,7 +270,9 @@ class Validator:
         return _row(number, name, team, body, problems)
 
 
-def build_rows(records: Sequence[Mapping[str, Any]], *, team_id: str | None = None) -> list[Row]:
+def build_rows(
+    records: Sequence[Record | Mapping[str, Any]], *, team_id: str | None = None
+) -> list[Row]:
     """Validates every record; a valid row gets its body, payload and key, others an error."""
     return Validator(team_id=team_id)(records)
 

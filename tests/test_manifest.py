@@ -138,6 +138,23 @@ def test_dotted_api_names_are_aliases(tmp_path):
     assert body["workflow"]["tools"]["loras"] == [LORA]
 
 
+def test_a_blank_cell_is_blank_to_the_reader_and_the_validator_alike():
+    # One definition of an empty cell: white space beside an alias is no second value.
+    frame = pd.DataFrame(
+        {"name": ["a"], "gpu_tier": ["  "], "configuration.gpu_tier": ["BASIC"], "model_url": [URL]}
+    )
+    (row,) = build_rows(read_manifest(frame).records)
+    assert row.error is None and row.body["configuration"] == {"gpu_tier": "BASIC"}
+
+
+def test_a_broken_line_of_a_jsonl_lora_table_stops_the_run(tmp_path):
+    table = tmp_path / "loras.jsonl"
+    table.write_text(json.dumps({"app": "a", **LORA}) + "\n[1]\n")
+    frame = pd.DataFrame({"name": ["a"], "gpu_tier": ["BASIC"], "model_url": [URL]})
+    with pytest.raises(ManifestError, match="line 2 is not a JSON object"):
+        read_manifest(frame, loras=table)
+
+
 def test_a_field_given_under_both_names_is_a_row_error():
     frame = pd.DataFrame(
         {

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bulk import jsoncodec
-from bulk.manifest import TABLE_LORAS
 from bulk.payloads import build_rows, idempotency_key
+from bulk.records import Record
 
 URL = "https://huggingface.co/black-forest-labs/FLUX.1-dev"
 LORA = {
@@ -221,12 +221,12 @@ def test_bad_row_never_stops_the_others():
 
 
 def test_loras_from_the_table_name_their_table_row():
-    record = rec(**{TABLE_LORAS: [(4, LORA), (5, {**LORA, "weight": "x"})]})
+    record = Record(rec(), table_loras=((4, LORA), (5, {**LORA, "weight": "x"})))
     assert one(record).error == "row 1: LoRA table row 5: weight must be a finite number, got 'x'"
 
 
 def test_loras_in_both_the_cell_and_the_table_is_an_error():
-    record = rec(loras=json.dumps([LORA]), **{TABLE_LORAS: [(1, LORA)]})
+    record = Record(rec(loras=json.dumps([LORA])), table_loras=((1, LORA),))
     assert "given both in the manifest and in the LoRA table" in one(record).error
 
 

@@ -74,7 +74,7 @@ def test_every_format_is_read_in_chunks(tmp_path, small_chunks, suffix):
     source = data if suffix == "DataFrame" else write(tmp_path / f"m{suffix}", data)
     chunks = list(ManifestReader(source))
     assert [len(c) for c in chunks] == [7, 7, 7, 7, 2]
-    assert [r["name"] for c in chunks for r in c] == data["name"].tolist()
+    assert [r.cells["name"] for c in chunks for r in c] == data["name"].tolist()
 
 
 def test_a_dry_run_in_chunks_keeps_order_and_finds_repeats_across_chunks(tmp_path, small_chunks):
