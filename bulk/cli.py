@@ -11,6 +11,7 @@ import shlex
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -19,6 +20,7 @@ from . import __version__
 from .control import RunControl
 from .emulator import Faults, serve
 from .errors import BulkError, ManifestError, UsageError
+from .options import RunOptions
 from .progress import describe_rows
 from .results import SUCCESS, default_output
 from .runner import Outcome, execute
@@ -157,8 +159,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def _run_create(args: argparse.Namespace, control: RunControl) -> Outcome:
-    options = dict(
+    options = RunOptions(
         output=args.output or default_output(args.manifest, dry_run=args.dry_run),
+        base_url=args.base_url,
+        api_key_file=args.api_key_file,
         loras=args.loras,
         team_id=args.team_id,
         concurrency=args.concurrency,
@@ -173,13 +177,11 @@ async def _run_create(args: argparse.Namespace, control: RunControl) -> Outcome:
         control=control,
     )
     if not args.emulator:
-        return await execute(
-            args.manifest, base_url=args.base_url, api_key_file=args.api_key_file, **options
-        )
+        return await execute(args.manifest, options)
     async with serve() as emulator:
         print(f"emulator: serving the RunGen.AI API at {emulator.url}", file=sys.stderr)
         return await execute(
-            args.manifest, base_url=emulator.url, api_key=emulator.api_key, **options
+            args.manifest, replace(options, base_url=emulator.url, api_key=emulator.api_key)
         )
 
 

@@ -1,14 +1,29 @@
-"""The options of a run that sends: checked up front, each message naming the
-parameter and the fix, then frozen."""
+"""The options of a run, written once: ``RunOptions``. They are checked up front, each
+message naming the parameter and the fix, then frozen. ``run``, ``arun`` and the command
+line all build one; ``takes_options`` gives a function taking a ``RunOptions`` the
+keyword signature of its fields, for users, their editors and type checkers alike."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
-from dataclasses import dataclass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import pandas as pd
+
+from .config import ApiKey
+from .control import RunControl
 from .errors import UsageError
 
-__all__ = ["SendOptions", "check_arguments"]
+__all__ = ["Manifest", "RunOptions", "check_arguments", "takes_options"]
+
+Manifest = str | os.PathLike[str] | pd.DataFrame
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -43,13 +58,74 @@ def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: fl
             raise UsageError(f"{name} must be {fix}; got {value!r}")
 
 
-@dataclass(frozen=True)
-class SendOptions:
-    """How a real run sends: built once, read by the pool and the sender."""
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    """Everything a run takes besides its manifest, with the defaults users see."""
 
-    concurrency: int
-    rate: float
-    max_retries: int
-    timeout: float
-    progress: bool
-    skip_existing: bool
+    output: str | os.PathLike[str] | None = None
+    base_url: str | None = None
+    api_key: str | ApiKey | None = field(default=None, repr=False)
+    team_id: str | None = None
+    concurrency: int = 8
+    rate: float = 0
+    max_retries: int = 5
+    timeout: float = 30
+    loras: str | os.PathLike[str] | pd.DataFrame | None = None
+    dry_run: bool = False
+    progress: bool = True
+    resume: bool = False
+    skip_existing: bool = True
+    insecure: bool = False
+    api_key_file: str | os.PathLike[str] | None = None
+    control: RunControl | None = None
+
+    def __post_init__(self) -> None:
+        check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
+        if self.resume and (self.output is None or self.dry_run):
+            raise UsageError(
+                "--resume (resume=True) needs a real run with --output (output=): the "
+                "journal lives beside the results file; a dry run has none"
+            )
+
+
+def takes_options(
+    options: Callable[P, RunOptions],
+) -> Callable[[Callable[[Manifest, RunOptions], T]], Callable[Concatenate[Manifest, P], T]]:
+    """Turns ``f(manifest, options)`` into ``f(manifest, *, output=None, ...)``."""
+
+    def decorate(
+        function: Callable[[Manifest, RunOptions], T],
+    ) -> Callable[Concatenate[Manifest, P], T]:
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def call_async(manifest: Manifest, *args: Any, **kwargs: Any) -> Any:
+                return await function(manifest, options(*args, **kwargs))
+
+            wrapper: Any = call_async
+        else:
+
+            @functools.wraps(function)
+            def call(manifest: Manifest, *args: Any, **kwargs: Any) -> Any:
+                return function(manifest, options(*args, **kwargs))
+
+            wrapper = call
+        wrapper.__signature__ = _signature(function)
+        return wrapper  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def _signature(function: Callable[..., Any]) -> inspect.Signature:
+    """What ``help()`` and notebooks show: the manifest, then every option and default."""
+    first = next(iter(inspect.signature(function).parameters.values()))
+    keywords = [
+        inspect.Parameter(
+            f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
+        )
+        for f in fields(RunOptions)
+    ]
+    return inspect.Signature(
+        [first.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD), *keywords],
+        return_annotation=inspect.signature(function).return_annotation,
+    )

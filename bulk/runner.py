@@ -9,26 +9,22 @@ on disk too (``ordered``); the results file and the DataFrame are built from the
 from __future__ import annotations
 
 import functools
-import inspect
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import anyio
 import pandas as pd
 
 from .breaker import RetryBudget
 from .client import Client
-from .config import ApiKey, Settings, resolve_settings
+from .config import Settings, resolve_settings
 from .control import RunControl, catch_signals, until_stopped
 from .directory import Directory
-from .errors import Interrupted, UsageError
+from .errors import Interrupted
 from .journal import Earlier, Journal, Target, check_journal, journal_path
-from .options import SendOptions, check_arguments
+from .options import Manifest, RunOptions, takes_options
 from .ordered import OrderedResults
 from .pacing import Pacer
 from .payloads import Row
@@ -39,7 +35,7 @@ from .results import Result, Stats, check_output, frame_of, tuples_frame, write_
 from .sender import Sender, Shared, unfinished
 from .spool import Spool
 
-__all__ = ["Outcome", "arun", "execute"]
+__all__ = ["Outcome", "arun", "execute", "execute_frame"]
 
 
 @dataclass
@@ -68,26 +64,8 @@ class Outcome:
         self.results.close()
 
 
-async def arun(
-    manifest: str | os.PathLike[str] | pd.DataFrame,
-    *,
-    output: str | os.PathLike[str] | None = None,
-    base_url: str | None = None,
-    api_key: str | ApiKey | None = None,
-    team_id: str | None = None,
-    concurrency: int = 8,
-    rate: float = 0,
-    max_retries: int = 5,
-    timeout: float = 30,
-    loras: str | os.PathLike[str] | pd.DataFrame | None = None,
-    dry_run: bool = False,
-    progress: bool = True,
-    resume: bool = False,
-    skip_existing: bool = True,
-    insecure: bool = False,
-    api_key_file: str | os.PathLike[str] | None = None,
-    control: RunControl | None = None,
-) -> pd.DataFrame:
+@takes_options(RunOptions)
+async def arun(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     """Creates one app per valid manifest row whose name the team does not have yet;
     returns one result row per manifest row (a DataFrame manifest's index is kept).
 
@@ -97,9 +75,13 @@ async def arun(
     it then raises ``Interrupted`` with the results so far. A cancelled run stops the
     same way, writes what it has, and lets the cancellation propagate.
     """
-    options = {k: v for k, v in locals().items() if k != "manifest"}
+    return await execute_frame(manifest, options)
+
+
+async def execute_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
+    """``arun`` taking its options as one object."""
     index = manifest.index if isinstance(manifest, pd.DataFrame) else None
-    outcome = await execute(manifest, **options)
+    outcome = await execute(manifest, options)
     try:
         frame = outcome.frame(index)
     finally:
@@ -109,51 +91,30 @@ async def arun(
     return frame
 
 
-async def execute(manifest: str | os.PathLike[str] | pd.DataFrame, **given: Any) -> Outcome:
+async def execute(manifest: Manifest, options: RunOptions) -> Outcome:
     """``arun`` without the DataFrame: the command line prints from the outcome, so that
-    a run of any size never holds every result in memory. The caller closes it. Takes
-    ``arun``'s keywords, with its defaults: the signature is written once, there."""
-    unknown = set(given) - set(_DEFAULTS)
-    if unknown:
-        raise TypeError(f"execute() got unexpected keyword(s) {', '.join(sorted(unknown))}")
-    o = SimpleNamespace(**{**_DEFAULTS, **given})
-    output, dry_run, resume, loras, team_id = o.output, o.dry_run, o.resume, o.loras, o.team_id
-    check_arguments(o.concurrency, o.rate, o.max_retries, o.timeout)
-    inputs = [("manifest", manifest), ("LoRA table", loras)]
-    out = check_output(output, inputs=inputs, dry_run=dry_run) if output is not None else None
-    if out is not None and not dry_run:
+    a run of any size never holds every result in memory. The caller closes it."""
+    o = options
+    inputs = [("manifest", manifest), ("LoRA table", o.loras)]
+    out = check_output(o.output, inputs=inputs, dry_run=o.dry_run) if o.output is not None else None
+    if out is not None and not o.dry_run:
         check_journal(journal_path(out), inputs=inputs)
-    if resume and (out is None or dry_run):
-        raise UsageError(
-            "--resume (resume=True) needs a real run with --output (output=): the journal "
-            "lives beside the results file; a dry run has none"
-        )
     settings = None
-    if not dry_run:  # a dry run needs no key and touches no network
+    if not o.dry_run:  # a dry run needs no key and touches no network
         settings = resolve_settings(
             base_url=o.base_url, api_key=o.api_key, api_key_file=o.api_key_file, insecure=o.insecure
         )
-    options = SendOptions(
-        o.concurrency, o.rate, o.max_retries, o.timeout, o.progress, o.skip_existing
-    )
     run = _Execution(out, o.control or RunControl())
     try:
         if settings is None:
-            run.prepared = prepare(manifest, loras=loras, team_id=team_id, keep=run.check)
+            run.prepared = prepare(manifest, loras=o.loras, team_id=o.team_id, keep=run.check)
         else:
-            run.prepared = prepare(manifest, loras=loras, team_id=team_id, keep=run.spool)
-            await run.send(settings, options, resume=resume)
+            run.prepared = prepare(manifest, loras=o.loras, team_id=o.team_id, keep=run.spool)
+            await run.send(settings, o)
         return run.finish()
     except BaseException:
         run.close()
         raise
-
-
-_DEFAULTS = {
-    name: p.default
-    for name, p in inspect.signature(arun).parameters.items()
-    if p.kind is p.KEYWORD_ONLY
-}
 
 
 class _Execution:
@@ -179,10 +140,10 @@ class _Execution:
     def spool(self, rows: list[Row]) -> None:
         spool_rows(self.rows, rows)
 
-    async def send(self, settings: Settings, options: SendOptions, *, resume: bool) -> None:
+    async def send(self, settings: Settings, options: RunOptions) -> None:
         journal = Journal(
             journal_path(self.out) if self.out else None,
-            resume=resume,
+            resume=options.resume,
             target=_target(settings, self.prepared),
         )
         work = functools.partial(_send_all, self, settings, journal, options)
@@ -226,7 +187,7 @@ def _target(settings: Settings, prepared: Prepared) -> Target:
 
 
 async def _send_all(
-    run: _Execution, settings: Settings, journal: Journal, options: SendOptions
+    run: _Execution, settings: Settings, journal: Journal, options: RunOptions
 ) -> None:
     prepared, control, stats = run.prepared, run.control, run.stats
     bar = Progress(prepared.count, enabled=options.progress)

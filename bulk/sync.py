@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 
 import anyio
 import pandas as pd
 
-from .config import ApiKey
 from .control import RunControl, catch_signals
-from .runner import arun
+from .options import Manifest, RunOptions, takes_options
+from .runner import execute_frame
 
 __all__ = ["run"]
 
 
-def run(
-    manifest: str | os.PathLike[str] | pd.DataFrame,
-    *,
-    output: str | os.PathLike[str] | None = None,
-    base_url: str | None = None,
-    api_key: str | ApiKey | None = None,
-    team_id: str | None = None,
-    concurrency: int = 8,
-    rate: float = 0,
-    max_retries: int = 5,
-    timeout: float = 30,
-    loras: str | os.PathLike[str] | pd.DataFrame | None = None,
-    dry_run: bool = False,
-    progress: bool = True,
-    resume: bool = False,
-    skip_existing: bool = True,
-    insecure: bool = False,
-    api_key_file: str | os.PathLike[str] | None = None,
-    control: RunControl | None = None,
-) -> pd.DataFrame:
+@takes_options(RunOptions)
+def run(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     """Runs ``arun`` to completion and returns its table; same arguments, same meaning.
 
     Inside a running event loop (a Jupyter cell), the run gets an event loop of its own
@@ -45,10 +27,9 @@ def run(
     notebook's interrupt) stops the run as on the command line, and this call raises
     ``Interrupted`` whose ``.results`` holds what was done.
     """
-    options = {k: v for k, v in locals().items() if k not in ("manifest", "control")}
-    control = control or RunControl()
+    control = options.control or RunControl()
     call = functools.partial(
-        anyio.run, functools.partial(arun, manifest, control=control, **options)
+        anyio.run, functools.partial(execute_frame, manifest, replace(options, control=control))
     )
     try:
         asyncio.get_running_loop()

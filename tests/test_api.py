@@ -75,6 +75,18 @@ def test_run_and_arun_have_the_documented_signature():
     assert inspect.iscoroutinefunction(bulk.arun) and not inspect.iscoroutinefunction(bulk.run)
 
 
+def test_the_options_are_written_once_and_never_show_the_key():
+    from dataclasses import fields
+
+    from bulk.options import RunOptions
+
+    assert [f.name for f in fields(RunOptions)] == list(inspect.signature(bulk.run).parameters)[1:]
+    options = RunOptions(api_key="secret-key-0000", concurrency=3)
+    assert "secret-key-0000" not in repr(options) and "concurrency=3" in repr(options)
+    with __import__("pytest").raises(bulk.UsageError, match="concurrency must be"):
+        RunOptions(concurrency=0)
+
+
 def test_emulator_is_kept_apart_from_the_client():
     import ast
     import pathlib

@@ -17,6 +17,7 @@ import bulk
 from bulk import formats, journal, ordered
 from bulk.emulator import Faults
 from bulk.manifest import ManifestReader
+from bulk.options import RunOptions
 from bulk.ordered import OrderedResults
 from bulk.results import Result
 from bulk.runner import execute
@@ -161,7 +162,7 @@ def test_journal_lines_go_out_in_few_writes(tmp_path, monkeypatch, emulator_thre
 
 def peak_memory(path):
     async def dry_run():
-        outcome = await execute(path, dry_run=True, progress=False)
+        outcome = await execute(path, RunOptions(dry_run=True, progress=False))
         outcome.close()
 
     tracemalloc.start()
