@@ -9,6 +9,7 @@ from importlib import metadata as _metadata
 from .config import ApiKey
 from .control import RunControl
 from .errors import BulkError, ConfigError, Interrupted, ManifestError, UsageError
+from .report import Report
 from .runner import arun
 from .sync import run
 
@@ -23,6 +24,7 @@ __all__ = [
     "ConfigError",
     "Interrupted",
     "ManifestError",
+    "Report",
     "RunControl",
     "UsageError",
     "__version__",

@@ -22,7 +22,7 @@ from .emulator import Faults, serve
 from .errors import BulkError, ManifestError, UsageError
 from .options import RunOptions
 from .progress import describe_rows
-from .results import SUCCESS, default_output
+from .results import default_output
 from .runner import Outcome, execute
 
 __all__ = ["main"]
@@ -192,25 +192,25 @@ def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
         _report(outcome, args)
     finally:
         outcome.close()
-    if outcome.interrupted:
+    report = outcome.report
+    if report.interrupted:
         again = [a for a in argv if a != "--resume"] + ["--resume"]
         print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if control.reason:
-        print(f"stopped early: {control.reason}", file=sys.stderr)
-    counts = outcome.results.counts
-    return EXIT_OK if sum(counts[s] for s in SUCCESS) == outcome.results.total else EXIT_ROWS
+    if report.stopped:
+        print(f"stopped early: {report.stopped}", file=sys.stderr)
+    return EXIT_OK if report.succeeded else EXIT_ROWS
 
 
 def _report(outcome: Outcome, args: argparse.Namespace) -> None:
-    for warning in outcome.prepared.warnings:
+    for warning in outcome.report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.dry_run and outcome.prepared.first_body:
         print(f"first body (of {outcome.results.counts['valid']} to send):")
         print(outcome.prepared.first_body)
     if outcome.results.total:
         print(describe_rows(outcome.results.batches(), outcome.results.total))
-    print(outcome.summary)
+    print(outcome.report.summary())
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:

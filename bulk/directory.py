@@ -12,11 +12,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
-from .client import Client
+from .client import Action, Client, Kind, Reply
 from .pacing import Pacer
+from .results import Stats
 from .retrying import listing_policy
 
 __all__ = ["Directory", "Unsettled", "conflict_message"]
@@ -54,12 +56,13 @@ class Directory:
         min_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        stats: Stats | None = None,
     ) -> None:
         self._client, self._pacer = client, pacer
+        self._stats = stats if stats is not None else Stats()
         self._min_interval, self._clock, self._sleep = min_interval, clock, sleep
         self._policy = listing_policy(sleep=sleep)
         self._listings: dict[str | None, _Listing] = {}
-        self.fetches = 0
 
     def listed(self, team: str | None, name: str) -> list[str] | None:
         """The ids from the team's last listing, without waiting; None: not listed yet."""
@@ -84,15 +87,17 @@ class Directory:
             await self._sleep(wait)
         started = self._clock()
         reply, apps = await self._policy.copy()(self._fetch, team)
-        if reply.action != "done":
+        if reply.action is not Action.DONE:
             raise Unsettled(reply.error or "GET /app failed", reply.kind)
         ids: dict[str, list[str]] = {}
         for app in apps:
             if app.get("name") is not None and app.get("id") is not None:
                 ids.setdefault(str(app["name"]), []).append(str(app["id"]))
         listing.ids, listing.started = ids, started
-        self.fetches += 1
 
-    async def _fetch(self, team: str | None) -> tuple:
+    async def _fetch(self, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
         await self._pacer.acquire()
-        return await self._client.list_apps(team=team)
+        self._stats.listings += 1
+        reply, apps = await self._client.list_apps(team=team)
+        self._stats.throttled += reply.kind is Kind.RATE_LIMITED
+        return reply, apps

@@ -1,15 +1,15 @@
-"""Seeing what happens: the progress bar while running, and the summary at the end."""
+"""Seeing what happens: the progress bar while running, and the rows worth showing at the end."""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .results import STATUSES, SUCCESS, Result, Stats
+from .results import SUCCESS, Result
 
-__all__ = ["Progress", "describe_rows", "summarize"]
+__all__ = ["Progress", "describe_rows"]
 
 
 def _in_notebook() -> bool:
@@ -46,30 +46,6 @@ class Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
-
-
-def summarize(
-    counts: Mapping[str, int],
-    total: int,
-    *,
-    elapsed: float,
-    stats: Stats,
-    output: str | None = None,
-) -> str:
-    parts = [f"{counts[s]} {s}" for s in STATUSES if counts.get(s)]
-    rate = stats.requests / elapsed if elapsed > 0 else 0.0
-    lines = [
-        f"{total} rows: {', '.join(parts) or 'nothing to do'}",
-        f"{stats.requests} requests in {elapsed:.2f} s ({rate:.1f}/s), {stats.retries} retries"
-        + (
-            f", {stats.adopted} found after an ambiguous failure and adopted"
-            if stats.adopted
-            else ""
-        ),
-    ]
-    if output:
-        lines.append(f"results: {output}")
-    return "\n".join(lines)
 
 
 def describe_rows(batches: Iterable[Sequence[tuple]], total: int, *, limit: int = 30) -> str:

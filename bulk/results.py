@@ -58,10 +58,12 @@ class Result:
 
 @dataclass(slots=True)
 class Stats:
-    """What a run sent, for its summary."""
+    """What a run sent, counted as it goes; its ``Report`` is made from them."""
 
-    requests: int = 0
+    posts: int = 0
+    listings: int = 0  # GET /app
     retries: int = 0
+    throttled: int = 0  # 429 answers
     adopted: int = 0  # found by a listing after an ambiguous failure
 
 

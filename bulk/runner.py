@@ -12,6 +12,7 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -22,7 +23,7 @@ from .client import Client
 from .config import Settings, resolve_settings
 from .control import RunControl, catch_signals, until_stopped
 from .directory import Directory
-from .errors import Interrupted
+from .errors import ERROR_KINDS, Interrupted
 from .journal import Earlier, Journal, Target, check_journal, journal_path
 from .options import Manifest, RunOptions, takes_options
 from .ordered import OrderedResults
@@ -30,8 +31,9 @@ from .pacing import Pacer
 from .payloads import Row
 from .pool import Pool
 from .prepared import Prepared, prepare, spool_rows
-from .progress import Progress, summarize
-from .results import Result, Stats, check_output, frame_of, tuples_frame, write_frames
+from .progress import Progress
+from .report import Report
+from .results import STATUSES, Result, Stats, check_output, frame_of, tuples_frame, write_frames
 from .sender import Sender, Shared, unfinished
 from .spool import Spool
 
@@ -44,19 +46,18 @@ class Outcome:
 
     results: OrderedResults
     prepared: Prepared
-    output: Path | None
-    stopped: str | None
-    interrupted: bool
-    summary: str
+    report: Report
 
     def frame(self, index: pd.Index | None = None) -> pd.DataFrame:
         frame = frame_of(self.results.batches(), index=index)
+        report = self.report
         frame.attrs.update(
-            output=str(self.output) if self.output else None,
-            stopped=self.stopped,
-            warnings=self.prepared.warnings,
+            output=report.paths.get("results"),
+            stopped=report.stopped,
+            warnings=list(report.warnings),
             first_body=self.prepared.first_body,
-            summary=self.summary,
+            summary=report.summary(),
+            report=report,
         )
         return frame
 
@@ -86,7 +87,7 @@ async def execute_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame
         frame = outcome.frame(index)
     finally:
         outcome.close()
-    if outcome.interrupted:
+    if outcome.report.interrupted:
         raise Interrupted(frame)
     return frame
 
@@ -104,7 +105,7 @@ async def execute(manifest: Manifest, options: RunOptions) -> Outcome:
         settings = resolve_settings(
             base_url=o.base_url, api_key=o.api_key, api_key_file=o.api_key_file, insecure=o.insecure
         )
-    run = _Execution(out, o.control or RunControl())
+    run = _Execution(out, o.control or RunControl(), dry_run=o.dry_run)
     try:
         if settings is None:
             run.prepared = prepare(manifest, loras=o.loras, team_id=o.team_id, keep=run.check)
@@ -120,9 +121,9 @@ async def execute(manifest: Manifest, options: RunOptions) -> Outcome:
 class _Execution:
     """One run's state, from its first row to its results file."""
 
-    def __init__(self, out: Path | None, control: RunControl) -> None:
-        self.out, self.control = out, control
-        self.started = time.monotonic()
+    def __init__(self, out: Path | None, control: RunControl, *, dry_run: bool) -> None:
+        self.out, self.control, self.dry_run = out, control, dry_run
+        self.started, self.started_at = time.monotonic(), datetime.now(UTC)
         self.results = OrderedResults()
         self.rows = Spool()
         self.stats = Stats()
@@ -160,15 +161,30 @@ class _Execution:
         out = self.out
         if out is not None:
             write_frames((tuples_frame(b) for b in self.results.batches()), out)
-        summary = summarize(
-            self.results.counts,
-            self.results.total,
+        return Outcome(self.results, self.prepared, self._report())
+
+    def _report(self) -> Report:
+        results, stats, out = self.results, self.stats, self.out
+        paths = {} if out is None else {"results": str(out)}
+        if out is not None and not self.dry_run:
+            paths["journal"] = str(journal_path(out))
+        return Report(
+            rows=results.total,
+            counts={s: results.counts[s] for s in STATUSES},
+            error_kinds={k: results.kinds[k] for k in ERROR_KINDS},
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
             elapsed=time.monotonic() - self.started,
-            stats=self.stats,
-            output=str(out) if out else None,
-        )
-        return Outcome(
-            self.results, self.prepared, out, self.control.reason, self.control.interrupted, summary
+            posts=stats.posts,
+            listings=stats.listings,
+            retries=stats.retries,
+            throttled=stats.throttled,
+            adopted=stats.adopted,
+            stopped=self.control.reason,
+            interrupted=self.control.interrupted,
+            dry_run=self.dry_run,
+            warnings=tuple(self.prepared.warnings),
+            paths=paths,
         )
 
     def close(self) -> None:
@@ -202,7 +218,7 @@ async def _send_all(
             pool=options.concurrency + 1,
         ) as client:
             pacer = Pacer(rate=options.rate)
-            directory = Directory(client, pacer)
+            directory = Directory(client, pacer, stats=stats)
             shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
             sender = Sender(shared, max_retries=options.max_retries)
             await _let_land(journal.earlier, options.timeout)

@@ -96,11 +96,13 @@ class RowSend:
         if self.attempts == 0:
             shared.journal.intent(row)
         self.attempts += 1
-        shared.stats.requests += 1
+        shared.stats.posts += 1
         shared.stats.retries += self.attempts > 1
         reply = await shared.client.create(row.payload, team=row.team, key=row.key)
         shared.learn(reply, sent_at)
-        self.throttled += reply.kind is Kind.RATE_LIMITED
+        if reply.kind is Kind.RATE_LIMITED:
+            self.throttled += 1
+            shared.stats.throttled += 1
         if reply.action is Action.RECONCILE:
             self._doubt = shared.clock() + reply.settle_after
         self.reply = reply

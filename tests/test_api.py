@@ -14,6 +14,7 @@ PUBLIC = [
     "ConfigError",
     "Interrupted",
     "ManifestError",
+    "Report",
     "RunControl",
     "UsageError",
     "__version__",

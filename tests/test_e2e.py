@@ -278,7 +278,7 @@ def test_progress_bar_hidden_when_stderr_is_not_a_terminal(tmp_path, emulator_th
     with emulator_thread() as emu:
         done = run_cli("create", str(path), cwd=tmp_path, env=cli_env(emu.url))
     assert "apps:" not in done.stderr and "it/s" not in done.stderr and "app/s" not in done.stderr
-    assert "3 created" in done.stdout and "requests in" in done.stdout
+    assert "3 created" in done.stdout and "4 requests (3 POST, 1 GET) in" in done.stdout
 
 
 @pytest.mark.parametrize("quiet", [False, True])

@@ -382,3 +382,45 @@ def test_a_read_timeout_is_looked_up_one_timeout_later_not_resent_at_once(
         wait_for(lambda: emu.record.posts == len(emu.record.bodies), what="handlers done")
         assert_exactly_once(emu, results, 3)
     assert results.attrs["summary"].endswith("3 found after an ambiguous failure and adopted")
+
+
+def test_the_report_counts_what_the_server_saw(tmp_path, emulator_thread):
+    import dataclasses
+
+    path = manifest(tmp_path, 40)
+    faults = Faults(rate_limit=50, burst=2, retry_after="none", error_rate=0.1, seed=4)
+    with emulator_thread(faults) as emu:
+        results = bulk.run(
+            path,
+            base_url=emu.url,
+            api_key=KEY,
+            concurrency=8,
+            progress=False,
+            output=tmp_path / "r.csv",
+        )
+        seen = emu.record
+        report = results.attrs["report"]
+        assert isinstance(report, bulk.Report)
+        assert report.posts == seen.posts and report.listings == seen.gets
+        assert report.throttled == seen.statuses[429] > 0
+        assert report.retries == seen.posts - 40
+    assert report.rows == 40 and report.counts["created"] == 40 and report.succeeded
+    assert sum(report.error_kinds.values()) == 0 and report.stopped is None
+    assert report.paths == {
+        "results": str(tmp_path / "r.csv"),
+        "journal": str(tmp_path / "r.journal.jsonl"),
+    }
+    assert report.started_at <= report.finished_at and report.elapsed > 0
+    assert results.attrs["summary"] == report.summary()
+    as_json = json.loads(json.dumps(report.to_dict()))
+    assert as_json["counts"]["created"] == 40 and as_json["requests"] == report.requests
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        report.rows = 0
+
+
+def test_a_dry_run_reports_what_it_checked_and_sends_nothing(tmp_path):
+    path = manifest(tmp_path, 3)
+    results = bulk.run(path, dry_run=True, progress=False)
+    report = results.attrs["report"]
+    assert report.dry_run and report.requests == 0 and report.counts["valid"] == 3
+    assert "nothing was sent" in report.summary() and "0 requests" not in report.summary()

@@ -1,0 +1,95 @@
+"""What a run did, as one frozen, typed value: ``Report``. It rides on the results table
+(``frame.attrs["report"]``); the command line's summary and ``--summary-json`` render it,
+and so does the benchmark. Nothing parses text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .errors import ERROR_KINDS
+from .results import STATUSES, SUCCESS
+
+__all__ = ["Report"]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Counts are by status (every one of ``STATUSES``) and by error kind (every one of
+    ``ERROR_KINDS``); ``requests`` counts every HTTP request, ``posts`` and ``listings``
+    (GET /app) apart; ``throttled`` the 429 answers met; ``stopped`` why the run stopped
+    early, if it did; ``paths`` the files written, by role (``results``, ``journal``)."""
+
+    rows: int
+    counts: dict[str, int]
+    error_kinds: dict[str, int]
+    started_at: datetime
+    finished_at: datetime
+    elapsed: float  # seconds, from a monotonic clock
+    posts: int = 0
+    listings: int = 0
+    retries: int = 0
+    throttled: int = 0
+    adopted: int = 0  # found by a listing after an ambiguous failure
+    stopped: str | None = None
+    interrupted: bool = False
+    dry_run: bool = False
+    warnings: tuple[str, ...] = ()
+    paths: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        return self.posts + self.listings
+
+    @property
+    def succeeded(self) -> bool:
+        """Every row created, already there, or (in a dry run) valid."""
+        return sum(self.counts.get(s, 0) for s in SUCCESS) == self.rows
+
+    def summary(self) -> str:
+        """The lines the command line ends with."""
+        parts = [f"{self.counts[s]} {s}" for s in STATUSES if self.counts.get(s)]
+        lines = [f"{self.rows} rows: {', '.join(parts) or 'nothing to do'}"]
+        if self.dry_run:
+            lines.append("a dry run: every row was checked; nothing was sent")
+        else:
+            lines.append(self._traffic())
+        if "results" in self.paths:
+            lines.append(f"results: {self.paths['results']}")
+        return "\n".join(lines)
+
+    def _traffic(self) -> str:
+        rate = self.requests / self.elapsed if self.elapsed > 0 else 0.0
+        line = (
+            f"{self.requests} requests ({self.posts} POST, {self.listings} GET) in "
+            f"{self.elapsed:.2f} s ({rate:.1f}/s), {self.retries} retries"
+        )
+        if self.throttled:
+            line += f", {self.throttled} answered 429"
+        if self.adopted:
+            line += f", {self.adopted} found after an ambiguous failure and adopted"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: times in ISO 8601 UTC, every count present."""
+        return {
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "elapsed_seconds": round(self.elapsed, 3),
+            "rows": self.rows,
+            "counts": {s: self.counts.get(s, 0) for s in STATUSES},
+            "error_kinds": {k: self.error_kinds.get(k, 0) for k in ERROR_KINDS},
+            "requests": self.requests,
+            "posts": self.posts,
+            "listings": self.listings,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "adopted": self.adopted,
+            "rows_per_second": round(self.rows / self.elapsed, 1) if self.elapsed > 0 else None,
+            "stopped": self.stopped,
+            "interrupted": self.interrupted,
+            "dry_run": self.dry_run,
+            "warnings": list(self.warnings),
+            "paths": dict(self.paths),
+        }
