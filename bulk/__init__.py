@@ -6,12 +6,14 @@ results = bulk.run("apps.csv", output="apps.results.csv")
 
 from importlib import metadata as _metadata
 
-from .config import ApiKey
-from .control import RunControl
-from .errors import BulkError, ConfigError, Interrupted, ManifestError, UsageError
-from .report import Report
-from .runner import arun
-from .sync import run
+from ._config import ApiKey
+from ._control import RunControl
+from ._errors import ERROR_KINDS, BulkError, ConfigError, Interrupted, ManifestError, UsageError
+from ._options import RunOptions
+from ._report import Report
+from ._results import COLUMNS, STATUSES
+from ._runner import arun
+from ._sync import run
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("rungen-bulk")
@@ -19,6 +21,9 @@ except _metadata.PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "COLUMNS",
+    "ERROR_KINDS",
+    "STATUSES",
     "ApiKey",
     "BulkError",
     "ConfigError",
@@ -26,6 +31,7 @@ __all__ = [
     "ManifestError",
     "Report",
     "RunControl",
+    "RunOptions",
     "UsageError",
     "__version__",
     "arun",

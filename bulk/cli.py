@@ -17,13 +17,13 @@ from typing import Any
 import anyio
 
 from . import __version__
-from .control import RunControl
+from ._control import RunControl
+from ._errors import BulkError, ManifestError, UsageError
+from ._options import RunOptions
+from ._progress import describe_rows
+from ._results import default_output
+from ._runner import Outcome, execute
 from .emulator import Faults, serve
-from .errors import BulkError, ManifestError, UsageError
-from .options import RunOptions
-from .progress import describe_rows
-from .results import default_output
-from .runner import Outcome, execute
 
 __all__ = ["main"]
 

@@ -9,6 +9,9 @@ import pkgutil
 import bulk
 
 PUBLIC = [
+    "COLUMNS",
+    "ERROR_KINDS",
+    "STATUSES",
     "ApiKey",
     "BulkError",
     "ConfigError",
@@ -16,6 +19,7 @@ PUBLIC = [
     "ManifestError",
     "Report",
     "RunControl",
+    "RunOptions",
     "UsageError",
     "__version__",
     "arun",
@@ -40,6 +44,17 @@ def test_top_level_exports():
     assert sorted(bulk.__all__) == sorted(PUBLIC)
     for name in PUBLIC:
         assert hasattr(bulk, name)
+
+
+def test_internals_are_private_and_the_face_is_curated():
+    public = {
+        info.name
+        for info in pkgutil.walk_packages(bulk.__path__, "bulk.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    }
+    assert public == {"bulk.cli", "bulk.emulator"}
+    for name in bulk.__all__:  # everything exported is defined by bulk, not re-exported junk
+        assert getattr(bulk, name) is not None
 
 
 def test_every_module_declares_all_and_it_is_true():
@@ -79,7 +94,7 @@ def test_run_and_arun_have_the_documented_signature():
 def test_the_options_are_written_once_and_never_show_the_key():
     from dataclasses import fields
 
-    from bulk.options import RunOptions
+    from bulk._options import RunOptions
 
     assert [f.name for f in fields(RunOptions)] == list(inspect.signature(bulk.run).parameters)[1:]
     options = RunOptions(api_key="secret-key-0000", concurrency=3)
@@ -103,8 +118,7 @@ def test_emulator_is_kept_apart_from_the_client():
 
 
 def test_statuses_and_error_kinds_users_scripts_match_on():
-    from bulk.errors import ERROR_KINDS
-    from bulk.results import COLUMNS, STATUSES
+    from bulk import COLUMNS, ERROR_KINDS, STATUSES
 
     assert set(ERROR_KINDS) == {
         "validation",

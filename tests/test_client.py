@@ -8,17 +8,17 @@ from email.utils import formatdate
 import aiohttp
 import pytest
 
-from bulk.breaker import RetryBudget
-from bulk.client import MAX_ERROR_TEXT, Client, parse_retry_after
-from bulk.config import ApiKey
-from bulk.control import RunControl
-from bulk.directory import Directory
-from bulk.journal import Journal
-from bulk.pacing import Pacer
-from bulk.payloads import build_rows
-from bulk.results import Stats
-from bulk.retrying import THROTTLE_ALLOWANCE
-from bulk.sender import Sender, Shared
+from bulk._breaker import RetryBudget
+from bulk._client import MAX_ERROR_TEXT, Client, parse_retry_after
+from bulk._config import ApiKey
+from bulk._control import RunControl
+from bulk._directory import Directory
+from bulk._journal import Journal
+from bulk._pacing import Pacer
+from bulk._payloads import build_rows
+from bulk._results import Stats
+from bulk._retrying import THROTTLE_ALLOWANCE
+from bulk._sender import Sender, Shared
 
 from .helpers import FakeClock
 

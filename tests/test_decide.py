@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bulk.existing import decide
-from bulk.journal import Prior
-from bulk.payloads import build_rows
+from bulk._existing import decide
+from bulk._journal import Prior
+from bulk._payloads import build_rows
 
 
 def row():

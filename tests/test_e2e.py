@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 
 import bulk
+from bulk._manifest import read_manifest
+from bulk._payloads import build_rows
+from bulk._results import COLUMNS
 from bulk.emulator import serve
-from bulk.manifest import read_manifest
-from bulk.payloads import build_rows
-from bulk.results import COLUMNS
 
 from .helpers import KEY, SAMPLES, cli_env, run_cli
 

@@ -11,9 +11,9 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulk.manifest import FIELDS, read_manifest
-from bulk.pacing import Pacer
-from bulk.payloads import build_rows
+from bulk._manifest import FIELDS, read_manifest
+from bulk._pacing import Pacer
+from bulk._payloads import build_rows
 
 from .helpers import FakeClock, max_in_window
 

@@ -14,14 +14,16 @@ import pyarrow.parquet as pq
 import pytest
 
 import bulk
-from bulk import formats, journal, ordered
+from bulk import _formats as formats
+from bulk import _journal as journal
+from bulk import _ordered as ordered
+from bulk._manifest import ManifestReader
+from bulk._options import RunOptions
+from bulk._ordered import OrderedResults
+from bulk._results import Result
+from bulk._runner import execute
+from bulk._spool import Spool
 from bulk.emulator import Faults
-from bulk.manifest import ManifestReader
-from bulk.options import RunOptions
-from bulk.ordered import OrderedResults
-from bulk.results import Result
-from bulk.runner import execute
-from bulk.spool import Spool
 
 from .helpers import KEY
 

@@ -17,9 +17,9 @@ from typing import Any
 # pandas' own dependency: list cells of a DataFrame may arrive as numpy arrays.
 import numpy
 
-from . import jsoncodec
-from .manifest import LORA_FIELDS
-from .records import Record, is_blank
+from . import _jsoncodec as jsoncodec
+from ._manifest import LORA_FIELDS
+from ._records import Record, is_blank
 
 __all__ = ["GPU_TIERS", "Row", "Validator", "build_rows", "idempotency_key"]
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
-from .errors import UsageError
+from ._errors import UsageError
 
 __all__ = [
     "COLUMNS",

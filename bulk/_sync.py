@@ -10,9 +10,9 @@ from dataclasses import replace
 import anyio
 import pandas as pd
 
-from .control import RunControl, catch_signals
-from .options import Manifest, RunOptions, takes_options
-from .runner import execute_frame
+from ._control import RunControl, catch_signals
+from ._options import Manifest, RunOptions, takes_options
+from ._runner import execute_frame
 
 __all__ = ["run"]
 

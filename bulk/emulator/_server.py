@@ -19,8 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .contract import check_body
-from .faults import Faults, Record, TokenBucket, draw, retry_after_header
+from ._contract import check_body
+from ._faults import Faults, Record, TokenBucket, draw, retry_after_header
 
 __all__ = ["RECORD_PATH", "Emulator", "make_app", "serve"]
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .results import SUCCESS, Result
+from ._results import SUCCESS, Result
 
 __all__ = ["Progress", "describe_rows"]
 

@@ -18,24 +18,24 @@ from pathlib import Path
 import anyio
 import pandas as pd
 
-from .breaker import RetryBudget
-from .client import Client
-from .config import Settings, resolve_settings
-from .control import RunControl, catch_signals, until_stopped
-from .directory import Directory
-from .errors import ERROR_KINDS, Interrupted
-from .journal import Earlier, Journal, Target, check_journal, journal_path
-from .options import Manifest, RunOptions, takes_options
-from .ordered import OrderedResults
-from .pacing import Pacer
-from .payloads import Row
-from .pool import Pool
-from .prepared import Prepared, prepare, spool_rows
-from .progress import Progress
-from .report import Report
-from .results import STATUSES, Result, Stats, check_output, frame_of, tuples_frame, write_frames
-from .sender import Sender, Shared, unfinished
-from .spool import Spool
+from ._breaker import RetryBudget
+from ._client import Client
+from ._config import Settings, resolve_settings
+from ._control import RunControl, catch_signals, until_stopped
+from ._directory import Directory
+from ._errors import ERROR_KINDS, Interrupted
+from ._journal import Earlier, Journal, Target, check_journal, journal_path
+from ._options import Manifest, RunOptions, takes_options
+from ._ordered import OrderedResults
+from ._pacing import Pacer
+from ._payloads import Row
+from ._pool import Pool
+from ._prepared import Prepared, prepare, spool_rows
+from ._progress import Progress
+from ._report import Report
+from ._results import STATUSES, Result, Stats, check_output, frame_of, tuples_frame, write_frames
+from ._sender import Sender, Shared, unfinished
+from ._spool import Spool
 
 __all__ = ["Outcome", "arun", "execute", "execute_frame"]
 

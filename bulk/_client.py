@@ -28,8 +28,8 @@ from typing import Any, NamedTuple
 import aiohttp
 from yarl import URL
 
-from . import jsoncodec
-from .config import ApiKey
+from . import _jsoncodec as jsoncodec
+from ._config import ApiKey
 
 __all__ = ["MAX_ERROR_TEXT", "Action", "Client", "Kind", "Reply", "parse_retry_after"]
 

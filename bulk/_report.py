@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .errors import ERROR_KINDS
-from .results import STATUSES, SUCCESS
+from ._errors import ERROR_KINDS
+from ._results import STATUSES, SUCCESS
 
 __all__ = ["Report"]
 

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .payloads import Row
-from .results import Result, same_file
+from ._errors import UsageError
+from ._payloads import Row
+from ._results import Result, same_file
 
 __all__ = [
     "FORMAT",

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import anyio
 
-from .results import Result
-from .spool import Spool
+from ._results import Result
+from ._spool import Spool
 
 __all__ = ["WINDOW", "OrderedResults"]
 

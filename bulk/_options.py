@@ -15,9 +15,9 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pandas as pd
 
-from .config import ApiKey
-from .control import RunControl
-from .errors import UsageError
+from ._config import ApiKey
+from ._control import RunControl
+from ._errors import UsageError
 
 __all__ = ["Manifest", "RunOptions", "check_arguments", "takes_options"]
 

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 import anyio
 from tenacity import AsyncRetrying
 
-from .breaker import RetryBudget
-from .client import Action, Client, Kind, Reply
-from .control import RunControl
-from .directory import Directory, Unsettled, conflict_message
-from .journal import Journal
-from .pacing import Pacer
-from .payloads import Row
-from .results import Result, Stats
-from .retrying import send_policy
+from ._breaker import RetryBudget
+from ._client import Action, Client, Kind, Reply
+from ._control import RunControl
+from ._directory import Directory, Unsettled, conflict_message
+from ._journal import Journal
+from ._pacing import Pacer
+from ._payloads import Row
+from ._results import Result, Stats
+from ._retrying import send_policy
 
 __all__ = ["RowSend", "Sender", "Shared", "unfinished"]
 

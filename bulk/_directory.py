@@ -16,10 +16,10 @@ from typing import Any
 
 import anyio
 
-from .client import Action, Client, Kind, Reply
-from .pacing import Pacer
-from .results import Stats
-from .retrying import listing_policy
+from ._client import Action, Client, Kind, Reply
+from ._pacing import Pacer
+from ._results import Stats
+from ._retrying import listing_policy
 
 __all__ = ["Directory", "Unsettled", "conflict_message"]
 

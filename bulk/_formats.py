@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
-from . import jsoncodec
-from .errors import ManifestError
-from .records import BadLine, Raw
+from . import _jsoncodec as jsoncodec
+from ._errors import ManifestError
+from ._records import BadLine, Raw
 
 __all__ = [
     "CHUNK_ROWS",

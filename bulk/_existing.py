@@ -7,10 +7,10 @@ the same journal did only says which of those ids that run made.
 
 from __future__ import annotations
 
-from .directory import conflict_message
-from .journal import Prior
-from .payloads import Row
-from .results import Result
+from ._directory import conflict_message
+from ._journal import Prior
+from ._payloads import Row
+from ._results import Result
 
 __all__ = ["decide"]
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from . import formats
-from .errors import ManifestError
-from .formats import (
+from . import _formats as formats
+from ._errors import ManifestError
+from ._formats import (
     CHUNK_ROWS,
     file_chunks,
     format_of,
@@ -24,7 +24,7 @@ from .formats import (
     header,
     translated,
 )
-from .records import BadLine, Raw, Record, is_blank
+from ._records import BadLine, Raw, Record, is_blank
 
 __all__ = [
     "FIELDS",

@@ -12,17 +12,17 @@ from collections.abc import Iterator
 import anyio
 import anyio.abc
 
-from .control import RunControl
-from .directory import Directory, Unsettled
-from .existing import decide
-from .journal import Earlier, Journal
-from .ordered import OrderedResults
-from .payloads import Row
-from .prepared import spooled_rows
-from .progress import Progress
-from .results import Result, Stats
-from .sender import Sender, unfinished
-from .spool import Spool
+from ._control import RunControl
+from ._directory import Directory, Unsettled
+from ._existing import decide
+from ._journal import Earlier, Journal
+from ._ordered import OrderedResults
+from ._payloads import Row
+from ._prepared import spooled_rows
+from ._progress import Progress
+from ._results import Result, Stats
+from ._sender import Sender, unfinished
+from ._spool import Spool
 
 __all__ = ["Pool"]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from ._errors import ConfigError
 
 __all__ = ["DEFAULT_BASE_URL", "MIN_KEY_LENGTH", "ApiKey", "Settings", "resolve_settings"]
 

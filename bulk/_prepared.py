@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .journal import RowsDigest
-from .manifest import ManifestReader
-from .payloads import Row, Validator
-from .spool import Spool
+from ._journal import RowsDigest
+from ._manifest import ManifestReader
+from ._payloads import Row, Validator
+from ._spool import Spool
 
 __all__ = ["Prepared", "prepare", "spool_rows", "spooled_rows"]
 

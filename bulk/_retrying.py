@@ -16,7 +16,7 @@ import anyio
 import tenacity
 from tenacity import AsyncRetrying, RetryCallState
 
-from .client import Action, Kind, Reply
+from ._client import Action, Kind, Reply
 
 __all__ = ["THROTTLE_ALLOWANCE", "Tried", "listing_policy", "send_policy"]
 
