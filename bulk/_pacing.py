@@ -117,6 +117,16 @@ class Pacer:
         while it is higher (early in a run, before the first bucket has closed)."""
         return max(self.measured, self._bucket_count / max(now - self._bucket_start, 0.05))
 
+    def _retune(self, adaptive: float, now: float) -> None:
+        """Sets the learnt rate. The slots already handed out keep their number, not
+        their length: else a lower rate would stretch the one slot of tolerance and let
+        a request through early, right after a 429."""
+        old = self.rate
+        self._adaptive = adaptive
+        new = self.rate
+        if self._tat > now and math.isfinite(old) and new != old:
+            self._tat = now + (self._tat - now) * old / new
+
     def on_success(self) -> None:
         now = self._clock()
         self._successes.append(now)
@@ -124,7 +134,7 @@ class Pacer:
             self._successes.popleft()
         if now >= self._probe_at:
             back = self._margin * self._ceiling
-            self._adaptive = max(self._adaptive * (1 + self._probe), back)
+            self._retune(max(self._adaptive * (1 + self._probe), back), now)
             self._ceiling = 0.0  # once: then only probes
             self._probe_at = now + 1.0
 
@@ -152,7 +162,7 @@ class Pacer:
             # What to come back to after the hold: the server's rate when it is known,
             # else the last rate sent (a cascade of cuts at the start overshoots down).
             self._ceiling = sending if learnt is None else learnt
-            self._adaptive = max(self._min_rate, rate)
+            self._retune(max(self._min_rate, rate), now)
             self._last_decrease, self._probe_at = now, now + self._hold
         if retry_after is not None and retry_after > 0:
             pause = max(min(retry_after, 1 / self.rate), retry_after - 1.0)

@@ -150,6 +150,17 @@ async def test_early_throttle_estimates_the_rate_from_the_open_bucket(clock):
     assert pacer.rate == pytest.approx(0.7 * 10 / 0.2)
 
 
+async def test_a_lower_rate_after_a_429_never_lets_the_next_request_out_early(clock):
+    # Found by the window property: at 1/s two requests share the first slot's
+    # tolerance; a 429 then lowered the rate, and a longer slot let the third out at
+    # 0.57 s: three requests within one second at a cap of one per second.
+    pacer = Pacer(rate=1.0, clock=clock, sleep=clock.sleep)
+    times = [await pacer.acquire(), await pacer.acquire()]
+    pacer.on_throttle(sent_at=times[-1], retry_after=0.5)
+    times.append(await pacer.acquire())
+    assert times[2] - times[0] >= 1.0
+
+
 def test_rate_must_not_be_negative():
     with pytest.raises(ValueError, match="rate must be 0"):
         Pacer(rate=-1)
