@@ -86,7 +86,8 @@ class Directory:
         if wait > 0:
             await self._sleep(wait)
         started = self._clock()
-        reply, apps = await self._policy.copy()(self._fetch, team)
+        fetched: tuple[Reply, list[dict[str, Any]]] = await self._policy.copy()(self._fetch, team)
+        reply, apps = fetched
         if reply.action is not Action.DONE:
             raise Unsettled(reply.error or "GET /app failed", reply.kind)
         ids: dict[str, list[str]] = {}

@@ -8,8 +8,9 @@ Memory stays flat: one chunk of records is alive at a time.
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,7 @@ def _jsonl_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
                 continue
             try:
                 value = jsoncodec.loads(line)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 batch.append(BadLine(f"line {line_no} is not valid JSON ({exc.msg})"))
             else:
                 ok = isinstance(value, dict)
@@ -97,25 +98,25 @@ _CSV_OPTIONS: dict[str, Any] = dict(
 )
 
 
-def _csv_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+def _csv_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
     with pd.read_csv(path, chunksize=chunk_rows, **_CSV_OPTIONS) as chunks:
         for chunk in chunks:
             yield _records(chunk)
 
 
-def _parquet_records(path: Path, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+def _parquet_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
     # Arrow hands back Python ints and lists, never floats or numpy arrays.
     for batch in pyarrow.parquet.ParquetFile(path).iter_batches(batch_size=chunk_rows):
         yield batch.to_pylist()
 
 
-def frame_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[list[dict[str, Any]]]:
+def frame_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[list[Raw]]:
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     for start in range(0, len(frame), chunk_rows):
         yield _records(frame.iloc[start : start + chunk_rows])
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _records(frame: pd.DataFrame) -> list[Raw]:
     # Column by column: several times quicker than to_dict("records"), same values.
     columns = list(frame.columns)
     values = [frame.iloc[:, i].tolist() for i in range(len(columns))]
@@ -131,7 +132,11 @@ def header(path: Path, kind: str) -> list[Any] | None:
     return None
 
 
-_READERS = {"csv": _csv_records, "parquet": _parquet_records, "jsonl": _jsonl_records}
+_READERS: dict[str, Callable[[Path, int], Iterator[list[Raw]]]] = {
+    "csv": _csv_records,
+    "parquet": _parquet_records,
+    "jsonl": _jsonl_records,
+}
 
 
 @contextmanager
@@ -160,7 +165,7 @@ def file_chunks(path: Path, kind: str, what: str, chunk_rows: int) -> Iterator[l
         with translated(what, path, kind), warnings.catch_warnings():
             # A row longer than the header would lose cells (or shift them into an index).
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            chunk = next(chunks, None)
+            chunk: list[Raw] | None = next(chunks, None)
         if chunk is None:
             return
         yield chunk

@@ -180,7 +180,7 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
         if kind == "start" and isinstance(event.get("timeout"), int | float):
             earlier.timeout = float(event["timeout"])
         return
-    prior = earlier.rows.setdefault((event.get("team"), event.get("name")), Prior())
+    prior = earlier.rows.setdefault((event.get("team"), str(event.get("name"))), Prior())
     if kind == "intent":
         prior.sent = earlier.sent = True
         prior.existing = tuple(event.get("existing") or ())

@@ -25,19 +25,26 @@ _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 
 def loads(text: str | bytes) -> Any:
-    """Like ``json.loads``; raises its ``ValueError`` (with ``msg`` and ``pos``)."""
-    long = (_LONG_DIGITS_BYTES if isinstance(text, bytes) else _LONG_DIGITS).search(text)
-    if long is None:
+    """Like ``json.loads``; raises ``json.JSONDecodeError`` (with ``msg`` and ``pos``)."""
+    if isinstance(text, bytes):
+        long = _LONG_DIGITS_BYTES.search(text) is not None
+    else:
+        long = _LONG_DIGITS.search(text) is not None
+    if not long:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             pass
     try:
         return json.loads(text)
+    except json.JSONDecodeError:
+        raise
     except RecursionError:
         # The standard library recurses once per bracket; a cell of 100,000 "[" must be
         # a row error, not a traceback.
         raise json.JSONDecodeError("nested too deeply", "", 0) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, and the like
+        raise json.JSONDecodeError(str(exc).split(";")[0], "", 0) from None
 
 
 def dumps(value: Any) -> bytes:

@@ -106,8 +106,9 @@ class ManifestReader:
         chunk_rows = chunk_rows or formats.CHUNK_ROWS
         self.warnings: list[str] = []
         if isinstance(manifest, pd.DataFrame):
-            self.source, columns = "DataFrame", [str(c) for c in manifest.columns]
-            self._chunks = frame_chunks(manifest, chunk_rows)
+            self.source = "DataFrame"
+            columns: list[Any] | None = [str(c) for c in manifest.columns]
+            self._chunks: Iterator[list[Raw]] = frame_chunks(manifest, chunk_rows)
             empty = manifest.empty
         else:
             path = Path(manifest)
@@ -186,7 +187,8 @@ def read_loras_table(
 ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     """Reads the long-form LoRA table: one row per app and LoRA, keyed by app name."""
     if isinstance(table, pd.DataFrame):
-        source, columns = "LoRA table", [str(c) for c in table.columns]
+        source = "LoRA table"
+        columns: list[Any] | None = [str(c) for c in table.columns]
         chunks: Iterable[list[Raw]] = frame_chunks(table, CHUNK_ROWS)
     else:
         path = Path(table)
@@ -215,7 +217,7 @@ def read_loras_table(
     return by_app
 
 
-def _check_orphans(by_app: dict[str, list], joined: set[str]) -> None:
+def _check_orphans(by_app: dict[str, list[Any]], joined: set[str]) -> None:
     orphans = [app for app in by_app if app not in joined]
     if orphans:
         listed = ", ".join(repr(a) for a in orphans[:5])

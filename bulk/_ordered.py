@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 
@@ -30,7 +31,7 @@ class OrderedResults:
         self._window = window or WINDOW
         self._spool = Spool()
         self._pending: dict[int, Result] = {}
-        self._ready: list[tuple] = []
+        self._ready: list[tuple[Any, ...]] = []
         self._next = 1  # the first row without its result in the spool
         self._taken = 0  # the last row handed to the pool
         self._moved: anyio.Event | None = None
@@ -77,7 +78,7 @@ class OrderedResults:
                 self._moved = anyio.Event()
             await self._moved.wait()
 
-    def batches(self) -> Iterator[list[tuple]]:
+    def batches(self) -> Iterator[list[tuple[Any, ...]]]:
         """The results in manifest order, as tuples in the order of ``COLUMNS``."""
         if self._pending:
             raise RuntimeError(f"rows {sorted(self._pending)[:3]}... wait for earlier rows")

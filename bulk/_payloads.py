@@ -7,6 +7,7 @@ never stops the others and is never sent.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import numbers
 import re
@@ -53,7 +54,7 @@ def _text(value: Any) -> str:
     if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, numbers.Real) and float(value).is_integer():
-        return str(int(value))
+        return str(int(float(value)))
     return str(value).strip()
 
 
@@ -71,7 +72,7 @@ def _is_url(text: str) -> bool:
     return _URL.fullmatch(text) is not None
 
 
-class _Problems(list):
+class _Problems(list[str]):
     def add(self, where: str, what: str) -> None:
         self.append(f"{where}: {what}")
 
@@ -152,7 +153,7 @@ def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
     for f, given in (("id", lora_id), ("versionId", version)):
         if lora[f] is None:
             problems.add(where, f"{f} must be a whole number or a string, got {_show(given)}")
-    if not _is_url(lora["downloadUrl"]):
+    if not _is_url(str(lora["downloadUrl"])):
         problems.add(where, f"downloadUrl must be an http(s) URL, got {_show(url)}")
     if lora["weight"] is None:
         problems.add(where, f"weight must be a finite number, got {_show(weight)}")
@@ -165,7 +166,7 @@ def _lora_cell(value: Any, problems: _Problems) -> list[tuple[str, Any]]:
     if isinstance(value, str):
         try:
             value = jsoncodec.loads(value)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             problems.add(
                 "loras",
                 f"not valid JSON ({exc.msg} at char {exc.pos}); "
@@ -277,7 +278,9 @@ def build_rows(
     return Validator(team_id=team_id)(records)
 
 
-def _row(number: int, name: str, team: str | None, body: dict, problems: _Problems) -> Row:
+def _row(
+    number: int, name: str, team: str | None, body: dict[str, Any], problems: _Problems
+) -> Row:
     if problems:
         return Row(number, name, team, error=f"row {number}: " + "; ".join(problems))
     try:

@@ -25,9 +25,9 @@ class Progress:
         if not enabled or total == 0:
             return
         if _in_notebook():
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm as notebook_bar
 
-            self._bar = tqdm(total=total, unit="app", desc="apps")
+            self._bar = notebook_bar(total=total, unit="app", desc="apps")
         else:
             from tqdm import tqdm
 
@@ -48,7 +48,9 @@ class Progress:
             self._bar.close()
 
 
-def describe_rows(batches: Iterable[Sequence[tuple]], total: int, *, limit: int = 30) -> str:
+def describe_rows(
+    batches: Iterable[Sequence[tuple[Any, ...]]], total: int, *, limit: int = 30
+) -> str:
     """Every row when there are few; otherwise the rows that need attention, first ones.
     ``batches`` hold result tuples in the order of ``COLUMNS``."""
     lines, shown = [], 0

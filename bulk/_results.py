@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pandas as pd
 import pyarrow
@@ -79,14 +79,16 @@ def to_frame(results: Sequence[Result], index: pd.Index | None = None) -> pd.Dat
     return tuples_frame(rows, index=index)
 
 
-def tuples_frame(rows: Sequence[tuple], index: pd.Index | None = None) -> pd.DataFrame:
+def tuples_frame(rows: Sequence[tuple[Any, ...]], index: pd.Index | None = None) -> pd.DataFrame:
     """The results table from tuples in the order of ``COLUMNS``."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS), index=index)
     frame = frame.astype({"row": "int64", "attempts": "int64", "http_status": "Int64"})
     return frame.astype({c: "string" for c in ("name", "status", "app_id", "error", "error_kind")})
 
 
-def frame_of(batches: Iterable[Sequence[tuple]], index: pd.Index | None = None) -> pd.DataFrame:
+def frame_of(
+    batches: Iterable[Sequence[tuple[Any, ...]]], index: pd.Index | None = None
+) -> pd.DataFrame:
     """One DataFrame from batches of result tuples, built one batch at a time."""
     frames = [tuples_frame(batch) for batch in batches]
     frame = pd.concat(frames, ignore_index=True) if frames else tuples_frame([])

@@ -158,6 +158,11 @@ def test_a_cell_nested_too_deeply_is_a_row_error():
     assert row.error.startswith("row 1: loras: not valid JSON (nested too deeply")
 
 
+def test_a_number_too_long_for_python_is_a_row_error():
+    (row,) = build_rows([rec(loras='[{"id": ' + "9" * 5000 + "}]")])
+    assert row.error.startswith("row 1: loras: not valid JSON (Exceeds the limit (4300 digits)")
+
+
 def test_integers_beyond_64_bits_stay_integers():
     assert jsoncodec.loads(b"[-9223372036854775809]") == [-9223372036854775809]
     assert jsoncodec.loads("18446744073709551616") == 18446744073709551616
@@ -171,6 +176,8 @@ _PATHOLOGICAL = st.one_of(
     st.binary().map(lambda b: b.decode("utf-8", "surrogateescape")),
     st.integers(-(10**40), 10**40).map(str),
     st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "\ud800", '"\\ud800"', "\x00"]),
+    st.integers(4_000, 6_000).map(lambda n: "1" * n),  # beyond int's 4,300 digits
+    st.integers(4_000, 6_000).map(lambda n: '[{"id": ' + "9" * n + "}]"),
 )
 
 

@@ -7,7 +7,13 @@ from typing import Any
 __all__ = ["GPU_TIERS", "check_body"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
-LORA_TYPES = {"id": str, "versionId": str, "downloadUrl": str, "name": str, "weight": (int, float)}
+LORA_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "versionId": str,
+    "downloadUrl": str,
+    "name": str,
+    "weight": (int, float),
+}
 
 
 def _missing(field: str) -> str:

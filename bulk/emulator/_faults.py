@@ -92,7 +92,9 @@ def draw(rng: random.Random, share: float) -> bool:
     return share > 0 and rng.random() < share
 
 
-def retry_after_header(seconds: float, form: str, *, now: Callable[[], float] = time.time) -> dict:
+def retry_after_header(
+    seconds: float, form: str, *, now: Callable[[], float] = time.time
+) -> dict[str, str]:
     wait = max(1, math.ceil(seconds))
     if form == "seconds":
         return {"Retry-After": str(wait)}

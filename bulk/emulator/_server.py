@@ -29,7 +29,7 @@ BAD_GATEWAY = (
     b"<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
 USER_ID = "user_emulated"
-EMULATOR = web.AppKey("emulator", "Emulator")
+EMULATOR: web.AppKey[Emulator] = web.AppKey("emulator")
 SEEN = ("content-type", "idempotency-key", "x-team-id")  # POST headers kept for tests
 RECORD_PATH = "/_emulator/record"
 
@@ -243,7 +243,9 @@ async def _record(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def _count_statuses(request: web.Request, handler: Any) -> web.StreamResponse:
+async def _count_statuses(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     response = await handler(request)
     record = request.app[EMULATOR].record
     record.statuses[response.status] += 1
