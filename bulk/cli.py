@@ -10,9 +10,9 @@ import argparse
 import shlex
 import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import fields, replace
+from typing import Any, TypeVar
 
 import anyio
 
@@ -24,6 +24,8 @@ from ._progress import describe_rows
 from ._results import default_output
 from ._runner import Outcome, execute
 from .emulator import Faults, serve
+
+T = TypeVar("T")
 
 __all__ = ["main"]
 
@@ -57,49 +59,42 @@ def _create_parser(commands: Any) -> None:
         "(columns app, id, versionId, downloadUrl, name, weight)",
     )
     p.add_argument("--team-id", help="team owning every app (a team_id column overrides it)")
-    p.add_argument("--concurrency", type=int, default=8, help="requests in flight (default 8)")
-    p.add_argument(
-        "--rate",
-        type=float,
-        default=0,
-        help="most requests per second, retries included (default 0: no cap)",
-    )
-    p.add_argument("--max-retries", type=int, default=5, help="retries per row (default 5)")
-    p.add_argument("--timeout", type=float, default=30, help="seconds per request (default 30)")
+    _tuning(p, "--concurrency", int, "requests in flight")
+    _tuning(p, "--rate", float, "most requests per second, retries included; 0: no cap")
+    _tuning(p, "--max-retries", int, "retries per row")
+    _tuning(p, "--timeout", float, "seconds per request")
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--base-url", help="API base URL (default: $RUNGEN_BASE_URL, else https://api.rungen.ai)"
     )
-    where.add_argument(
-        "--emulator",
-        action="store_true",
-        help="try it now: run against a built-in emulator on a loopback port",
-    )
+    _switch(where, "--emulator", "try it now: run against a built-in emulator on a loopback port")
     p.add_argument(
         "--api-key-file", metavar="PATH", help="file holding the API key (default: $RUNGEN_API_KEY)"
     )
-    p.add_argument(
-        "--dry-run", action="store_true", help="validate and build every body; send nothing"
-    )
-    p.add_argument(
-        "--resume",
-        action="store_true",
-        help="finish an earlier run of this manifest and output from its journal",
-    )
+    _switch(p, "--dry-run", "validate and build every body; send nothing")
+    _switch(p, "--resume", "finish an earlier run of this manifest and output from its journal")
     p.add_argument(
         "--skip-existing",
         action=argparse.BooleanOptionalAction,
-        default=True,
+        default=RunOptions.skip_existing,
         help="rows whose name the team already has end 'exists' with that app's id and "
         "are not sent (default); --no-skip-existing creates a second app of that name",
     )
-    p.add_argument(
-        "--insecure",
-        action="store_true",
-        help="allow a plain-http base URL that is not a loopback address",
-    )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _switch(p, "--insecure", "allow a plain-http base URL that is not a loopback address")
+    _switch(p, "-q", "--quiet", "no progress bar")
     p.set_defaults(func=_create)
+
+
+def _switch(p: Any, *flags_and_text: str) -> None:
+    """An on/off flag (off unless given)."""
+    *flags, text = flags_and_text
+    p.add_argument(*flags, action="store_true", help=text)
+
+
+def _tuning(p: argparse.ArgumentParser, flag: str, kind: type, text: str) -> None:
+    """A flag whose default is RunOptions' field of the same name, written there once."""
+    default = getattr(RunOptions, flag.lstrip("-").replace("-", "_"))
+    p.add_argument(flag, type=kind, default=default, help=f"{text} (default %(default)s)")
 
 
 def _serve_parser(commands: Any) -> None:
@@ -137,14 +132,8 @@ def _serve_parser(commands: Any) -> None:
         help="share of connections dropped after the app is created",
     )
     p.add_argument("--latency", type=float, default=0, help="seconds added to each answer")
-    p.add_argument(
-        "--no-idempotency",
-        action="store_true",
-        help="ignore Idempotency-Key headers, as some servers do",
-    )
-    p.add_argument(
-        "--envelope", action="store_true", help='answer {"data": {...}} as the live service does'
-    )
+    _switch(p, "--no-idempotency", "ignore Idempotency-Key headers, as some servers do")
+    _switch(p, "--envelope", 'answer {"data": {...}} as the live service does')
     p.add_argument("--seed", type=int, help="seed of the fault draws")
     p.set_defaults(func=_serve)
 
@@ -159,21 +148,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 async def _run_create(args: argparse.Namespace, control: RunControl) -> Outcome:
-    options = RunOptions(
+    options = _from_args(
+        RunOptions,
+        args,
         output=args.output or default_output(args.manifest, dry_run=args.dry_run),
-        base_url=args.base_url,
-        api_key_file=args.api_key_file,
-        loras=args.loras,
-        team_id=args.team_id,
-        concurrency=args.concurrency,
-        rate=args.rate,
-        max_retries=args.max_retries,
-        timeout=args.timeout,
-        dry_run=args.dry_run,
         progress=not args.quiet,
-        resume=args.resume,
-        skip_existing=args.skip_existing,
-        insecure=args.insecure,
         control=control,
     )
     if not args.emulator:
@@ -235,18 +214,14 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _faults(args: argparse.Namespace) -> Faults:
-    return Faults(
-        rate_limit=args.rate_limit,
-        burst=args.burst,
-        retry_after=args.retry_after,
-        error_rate=args.error_rate,
-        drop_before=args.drop_before,
-        drop_after=args.drop_after,
-        latency=args.latency,
-        idempotency=not args.no_idempotency,
-        envelope=args.envelope,
-        seed=args.seed,
-    )
+    return _from_args(Faults, args, idempotency=not args.no_idempotency)
+
+
+def _from_args(kind: Callable[..., T], args: argparse.Namespace, **given: Any) -> T:
+    """``kind`` (a dataclass) from the flags of the same name, and ``given``."""
+    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    flags = {n: v for n, v in vars(args).items() if n in names and n not in given}
+    return kind(**flags, **given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
