@@ -77,16 +77,22 @@ class _Problems(list[str]):
         self.append(f"{where}: {what}")
 
 
-def _whole_number(value: Any) -> int | None:
+def _number(value: Any) -> float | None:
+    """A cell as a finite number, or None; true and false are no numbers."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
     try:
         number = float(value.strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
         return None
-    return int(number) if number.is_integer() else None
+    return number if math.isfinite(number) else None
+
+
+def _whole_number(value: Any) -> int | None:
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    number = _number(value)
+    return int(number) if number is not None and number.is_integer() else None
 
 
 def _workers(value: Any, problems: _Problems) -> int | None:
@@ -102,13 +108,7 @@ def _workers(value: Any, problems: _Problems) -> int | None:
 def _weight(value: Any) -> float | None:
     if type(value) is float:  # the common case first: JSON numbers
         return value if math.isfinite(value) else None
-    if isinstance(value, bool) or is_blank(value):
-        return None
-    try:
-        number = float(value.strip()) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
+    return None if is_blank(value) else _number(value)
 
 
 def _lora_id(value: Any) -> str | None:

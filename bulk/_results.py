@@ -14,6 +14,7 @@ import pyarrow
 import pyarrow.parquet
 
 from ._errors import UsageError
+from ._formats import EXTENSIONS  # a results file is written in a format bulk reads
 
 __all__ = [
     "COLUMNS",
@@ -35,13 +36,6 @@ STATUSES = ("created", "exists", "failed", "invalid", "skipped", "valid")
 SUCCESS = frozenset({"created", "exists", "valid"})
 # What only a real run writes: a file holding one of these is never replaced by a dry run.
 REAL_OUTCOMES = frozenset({"created", "exists", "failed", "skipped"})
-FORMATS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 
 
 @dataclass(slots=True)
@@ -120,8 +114,8 @@ def check_output(
     a file the user gave us (``inputs``: (what, path) pairs), a file that is not a
     results file, or, for a dry run, the outcomes of a real run."""
     path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        known = ", ".join(sorted(FORMATS))
+    if path.suffix.lower() not in EXTENSIONS:
+        known = ", ".join(sorted(EXTENSIONS))
         raise UsageError(
             f"output {str(path)!r}: unknown extension {path.suffix or '(none)'!r}; "
             f"use one of {known}"
@@ -155,7 +149,7 @@ def _check_replaceable(path: Path, *, dry_run: bool) -> None:
 
 def _recorded_statuses(path: Path) -> set[str] | None:
     """The statuses in an existing results file, or None when it is not one."""
-    kind = FORMATS[path.suffix.lower()]
+    kind = EXTENSIONS[path.suffix.lower()]
     try:
         if kind == "csv":
             frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -178,7 +172,7 @@ def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -
     """Writes the frames, one after the other, beside the target, then renames: a reader
     never sees half a file, and only one frame is in memory at a time."""
     path = Path(path)
-    kind = FORMATS[path.suffix.lower()]
+    kind = EXTENSIONS[path.suffix.lower()]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private; results are not
     try:
