@@ -40,7 +40,7 @@ class Progress:
             self._bar.update(1)
             counts = self.counts
             self._bar.set_postfix(
-                ok=sum(counts[s] for s in SUCCESS), failed=counts["failed"], refresh=False
+                created=sum(counts[s] for s in SUCCESS), failed=counts["failed"], refresh=False
             )
 
     def close(self) -> None:
