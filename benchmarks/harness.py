@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 KEY = "bench-key-0123456789"
 MODEL = "https://huggingface.co/black-forest-labs/FLUX.1-dev"
@@ -88,6 +89,7 @@ class Measure:
     returncode: int
     stdout: str
     sent: list[float] = field(default_factory=list)  # when bulk sent each row, its journal says
+    report: dict[str, Any] = field(default_factory=dict)  # bulk's --summary-json
 
 
 def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
@@ -108,17 +110,20 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
 def bulk_create(url: str, manifest: Path, *flags: str) -> Measure:
     out = manifest.with_name(f"{manifest.stem}.{time.monotonic_ns()}.results.csv")
     journal = out.with_name(f"{out.stem}.journal.jsonl")
+    summary = out.with_name(f"{out.stem}.summary.json")
+    command = [sys.executable, "-m", "bulk", "create", str(manifest), "-q", "-o", str(out)]
     try:
         run = measure(
-            [sys.executable, "-m", "bulk", "create", str(manifest), "-q", "-o", str(out), *flags],
+            [*command, "--summary-json", str(summary), *flags],
             env={"RUNGEN_API_KEY": KEY, "RUNGEN_BASE_URL": url},
         )
         events = (json.loads(line) for line in journal.read_text().splitlines())
         run.sent = [e["at"] for e in events if e["event"] == "intent"]
+        run.report = json.loads(summary.read_text())  # bulk's own account of the run
         return run
     finally:
-        out.unlink(missing_ok=True)
-        journal.unlink(missing_ok=True)
+        for path in (out, journal, summary):
+            path.unlink(missing_ok=True)
 
 
 def bare(url: str, manifest: Path, concurrency: int) -> Measure:

@@ -141,9 +141,10 @@ def limited(
             run, seen = one_run(who, flags, manifest, concurrency, rows)
             runs[who].append(summary(run, seen))
             got = runs[who][-1]
+            own = f" (bulk counted {run.report['throttled']})" if run.report else ""
             say(
                 f"  {label} pair {pair + 1}/{pairs} {who}: {got['span']:.1f} s, "
-                f"{got['throttled']} 429s of {got['posts']}"
+                f"{got['throttled']} 429s of {got['posts']}{own}"
             )
     return runs
 

@@ -4,14 +4,17 @@ and so does the benchmark. Nothing parses text."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from ._errors import ERROR_KINDS
-from ._results import STATUSES, SUCCESS
+from ._results import STATUSES, SUCCESS, write_atomically
 
-__all__ = ["Report"]
+__all__ = ["Report", "write_summary"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,9 @@ class Report:
     dry_run: bool = False
     warnings: tuple[str, ...] = ()
     paths: dict[str, str] = field(default_factory=dict)
+    manifest: str = ""  # its path, or "DataFrame"
+    host: str | None = None  # of the base URL; None for a dry run
+    teams: tuple[str, ...] = ()  # the teams the rows belong to ("" for the key's own)
 
     @property
     def requests(self) -> int:
@@ -74,6 +80,9 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: times in ISO 8601 UTC, every count present."""
         return {
+            "manifest": self.manifest,
+            "host": self.host,
+            "teams": list(self.teams),
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),
             "elapsed_seconds": round(self.elapsed, 3),
@@ -87,9 +96,29 @@ class Report:
             "throttled": self.throttled,
             "adopted": self.adopted,
             "rows_per_second": round(self.rows / self.elapsed, 1) if self.elapsed > 0 else None,
-            "stopped": self.stopped,
+            "stop_reason": self.stopped,
             "interrupted": self.interrupted,
             "dry_run": self.dry_run,
             "warnings": list(self.warnings),
             "paths": dict(self.paths),
         }
+
+
+def write_summary(path: Path, report: Report, *, command: str, exit_code: int) -> None:
+    """``--summary-json``: the report, the command and its exit status, whole or not at all."""
+    data = {"command": command, "exit_code": exit_code, **report.to_dict()}
+    data["duration_seconds"] = data.pop("elapsed_seconds")
+    data["manifest_sha256"] = _sha256(Path(report.manifest)) if report.manifest else None
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, lambda out: out.write(text.encode()))
+
+
+def _sha256(path: Path) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as source:
+            while block := source.read(1 << 20):
+                digest.update(block)
+    except OSError:  # a DataFrame, or a file gone since
+        return None
+    return digest.hexdigest()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,6 +28,7 @@ __all__ = [
     "same_file",
     "to_frame",
     "tuples_frame",
+    "write_atomically",
     "write_frames",
     "write_results",
 ]
@@ -169,15 +170,20 @@ def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 
 def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> Path:
-    """Writes the frames, one after the other, beside the target, then renames: a reader
-    never sees half a file, and only one frame is in memory at a time."""
+    """Writes the frames, one after the other (only one is in memory at a time), whole
+    or not at all."""
     path = Path(path)
     kind = EXTENSIONS[path.suffix.lower()]
+    return write_atomically(path, lambda out: _APPENDERS[kind](frames, out))
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """Writes beside the target, then renames: a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private; results are not
     try:
         with open(fd, "wb") as out:
-            _APPENDERS[kind](frames, out)
+            write(out)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

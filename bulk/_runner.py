@@ -17,6 +17,7 @@ from pathlib import Path
 
 import anyio
 import pandas as pd
+from yarl import URL
 
 from ._breaker import RetryBudget
 from ._client import Client
@@ -106,6 +107,7 @@ async def execute(manifest: Manifest, options: RunOptions) -> Outcome:
             base_url=o.base_url, api_key=o.api_key, api_key_file=o.api_key_file, insecure=o.insecure
         )
     run = _Execution(out, o.control or RunControl(), dry_run=o.dry_run)
+    run.host = None if settings is None else URL(settings.base_url).host
     try:
         if settings is None:
             run.prepared = prepare(manifest, loras=o.loras, team_id=o.team_id, keep=run.check)
@@ -124,6 +126,7 @@ class _Execution:
     def __init__(self, out: Path | None, control: RunControl, *, dry_run: bool) -> None:
         self.out, self.control, self.dry_run = out, control, dry_run
         self.started, self.started_at = time.monotonic(), datetime.now(UTC)
+        self.host: str | None = None
         self.results = OrderedResults()
         self.rows = Spool()
         self.stats = Stats()
@@ -185,6 +188,9 @@ class _Execution:
             dry_run=self.dry_run,
             warnings=tuple(self.prepared.warnings),
             paths=paths,
+            manifest=self.prepared.source,
+            host=self.host,
+            teams=self.prepared.teams,
         )
 
     def close(self) -> None:

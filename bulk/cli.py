@@ -12,6 +12,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
@@ -21,7 +22,8 @@ from ._control import RunControl
 from ._errors import BulkError, ManifestError, UsageError
 from ._options import RunOptions
 from ._progress import describe_rows
-from ._results import default_output
+from ._report import Report, write_summary
+from ._results import default_output, same_file
 from ._runner import Outcome, execute
 from .emulator import Faults, serve
 
@@ -82,6 +84,12 @@ def _create_parser(commands: Any) -> None:
     )
     _switch(p, "--insecure", "allow a plain-http base URL that is not a loopback address")
     _switch(p, "-q", "--quiet", "no progress bar")
+    p.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="also write the run's report as JSON (counts, requests, times, exit status), "
+        "replaced whole, also when the run is interrupted",
+    )
     p.set_defaults(func=_create)
 
 
@@ -165,13 +173,21 @@ async def _run_create(args: argparse.Namespace, control: RunControl) -> Outcome:
 
 
 def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    summary = _summary_path(args)
     control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
     outcome = anyio.run(_run_create, args, control)
     try:
         _report(outcome, args)
     finally:
         outcome.close()
-    report = outcome.report
+    code = _exit_code(outcome.report, argv)
+    if summary is not None:
+        command = shlex.join(["python", "-m", "bulk", *argv])
+        write_summary(summary, outcome.report, command=command, exit_code=code)
+    return code
+
+
+def _exit_code(report: Report, argv: Sequence[str]) -> int:
     if report.interrupted:
         again = [a for a in argv if a != "--resume"] + ["--resume"]
         print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
@@ -179,6 +195,21 @@ def _create(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if report.stopped:
         print(f"stopped early: {report.stopped}", file=sys.stderr)
     return EXIT_OK if report.succeeded else EXIT_ROWS
+
+
+def _summary_path(args: argparse.Namespace) -> Path | None:
+    """Checked before the run: a summary must not replace what the user gave us."""
+    if args.summary_json is None:
+        return None
+    path = Path(args.summary_json)
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"--summary-json {str(path)!r}: folder {str(path.parent)!r} does not exist"
+        )
+    for given in (args.manifest, args.loras, args.output):
+        if given is not None and same_file(path, Path(given)):
+            raise UsageError(f"--summary-json {str(path)!r} is {given!r}: it would be overwritten")
+    return path
 
 
 def _report(outcome: Outcome, args: argparse.Namespace) -> None:

@@ -342,3 +342,34 @@ async def test_rows_stream_into_a_pool_over_pooled_connections(tmp_path):
     assert (result.status == "created").all() and emu.record.posts == 300
     assert most < 40  # 4 workers, their server handlers and the run's own few tasks
     assert len(emu.record.peers) <= 5  # connections were reused, not one per request
+
+
+def test_summary_json_is_the_report_with_the_command_and_its_exit_status(tmp_path, emulator_thread):
+    import hashlib
+
+    path = manifest(tmp_path, 5)
+    with emulator_thread() as emu:
+        args = ("create", str(path), "--summary-json", "s.json")
+        done = run_cli(*args, cwd=tmp_path, env=cli_env(emu.url))
+        seen = emu.record
+    summary = json.loads((tmp_path / "s.json").read_text())
+    results = pd.read_csv(tmp_path / "m.results.csv")
+    assert done.returncode == summary["exit_code"] == 0
+    assert summary["counts"]["created"] == (results.status == "created").sum() == 5
+    assert summary["requests"] == seen.posts + seen.gets and summary["posts"] == seen.posts
+    assert summary["manifest"] == str(path)
+    assert summary["manifest_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert summary["host"] == "127.0.0.1" and summary["teams"] == [""]
+    assert summary["command"] == "python -m bulk " + " ".join(args)
+    assert summary["started_at"].endswith("+00:00") and summary["duration_seconds"] > 0
+    assert summary["paths"]["results"] == str(tmp_path / "m.results.csv")
+    assert set(summary["error_kinds"]) == set(bulk.ERROR_KINDS)
+    assert KEY not in (tmp_path / "s.json").read_text()
+
+
+def test_summary_json_never_replaces_the_manifest(tmp_path):
+    path = manifest(tmp_path, 2)
+    before = path.read_bytes()
+    done = run_cli("create", str(path), "--dry-run", "--summary-json", str(path), cwd=tmp_path)
+    assert done.returncode == 2 and "it would be overwritten" in done.stderr
+    assert path.read_bytes() == before

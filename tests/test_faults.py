@@ -150,7 +150,7 @@ def _journal(tmp_path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.endswith("}")]
 
 
-def _start(tmp_path, url):
+def _start(tmp_path, url, *extra):
     return subprocess.Popen(
         [
             sys.executable,
@@ -163,6 +163,7 @@ def _start(tmp_path, url):
             "6",
             "--timeout",
             "2",
+            *extra,
         ],
         cwd=tmp_path,
         env=cli_env(url),
@@ -201,15 +202,17 @@ def test_sigkill_mid_run_then_resume_creates_every_row_once(tmp_path, emulator_t
 def test_sigint_stops_cleanly_then_resume_finishes(tmp_path, emulator_thread):
     manifest(tmp_path, 150)
     with emulator_thread(Faults(latency=0.05)) as emu:
-        proc = _start(tmp_path, emu.url)
+        proc = _start(tmp_path, emu.url, "--summary-json", "s.json")
         wait_for(lambda: len(emu.record.created) >= 20, what="20 apps created")
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
+        summary = json.loads((tmp_path / "s.json").read_text())
+        assert summary["exit_code"] == 130 and summary["interrupted"]
+        assert summary["counts"]["created"] == len(emu.record.created)
         assert "Traceback" not in err
-        assert (
-            "To finish: python -m bulk create m.csv -q --concurrency 6 --timeout 2 --resume" in err
-        )
+        again = "create m.csv -q --concurrency 6 --timeout 2 --summary-json s.json --resume"
+        assert f"To finish: python -m bulk {again}" in err
         results = pd.read_csv(tmp_path / "m.results.csv")
         assert (results.status == "skipped").sum() > 0
         created = results[results.status == "created"]
