@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GPU_TIERS", "check_body"]
+__all__ = ["GPU_TIERS", "check_body", "check_update"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
 LORA_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -52,3 +52,78 @@ def check_body(body: Any) -> str | None:
                     f"Invalid request body. 'workflow.tools.loras[{i}].{field}' has a wrong type."
                 )
     return None
+
+
+_UPDATABLE = {"name", "description", "configuration", "workflow"}
+
+
+def check_update(body: Any, created: list[dict[str, Any]]) -> str | None:
+    """The 400 message for a ``PUT /app/{id}`` body, or None. ``created``: the app's LoRAs
+    as they were created (all five fields)."""
+    if not isinstance(body, dict):
+        return "Invalid request body. Expected a JSON object."
+    unknown = sorted(set(body) - _UPDATABLE)
+    if unknown:
+        return f"Invalid request body. '{unknown[0]}' cannot be updated."
+    if "name" in body and (not isinstance(body["name"], str) or not body["name"].strip()):
+        return "Invalid request body. 'name' must be a non-empty string."
+    if "description" in body and not isinstance(body["description"], str):
+        return "Invalid request body. 'description' must be a string."
+    return _check_configuration(body.get("configuration")) or _check_workflow(
+        body.get("workflow"), created
+    )
+
+
+def _check_configuration(config: Any) -> str | None:
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        return "Invalid request body. 'configuration' must be an object."
+    for fixed in ("gpu_tier", "location"):
+        if fixed in config:
+            return (
+                f"Invalid request body. 'configuration.{fixed}' cannot be changed; "
+                "create a new app."
+            )
+    unknown = sorted(set(config) - {"active_workers"})
+    if unknown:
+        return f"Invalid request body. 'configuration.{unknown[0]}' cannot be updated."
+    workers = config.get("active_workers")
+    if "active_workers" in config and (
+        not isinstance(workers, int) or isinstance(workers, bool) or workers < 0
+    ):
+        return "Invalid request body. 'configuration.active_workers' must be an integer >= 0."
+    return None
+
+
+def _check_workflow(workflow: Any, created: list[dict[str, Any]]) -> str | None:
+    if workflow is None:
+        return None
+    if not isinstance(workflow, dict):
+        return "Invalid request body. 'workflow' must be an object."
+    if "model_url" in workflow and not isinstance(workflow["model_url"], str):
+        return "Invalid request body. 'workflow.model_url' must be a string."
+    tools = workflow.get("tools")
+    if tools is not None and not isinstance(tools, dict):
+        return "Invalid request body. 'workflow.tools' must be an object."
+    if tools is None or "loras" not in tools:
+        return None
+    if not _same_loras(tools["loras"], created):
+        return (
+            "Invalid request body. Only LoRA weights can be updated: send the same LoRAs as "
+            "at creation, all five fields, with new weights."
+        )
+    return None
+
+
+def _same_loras(loras: Any, created: list[dict[str, Any]]) -> bool:
+    if not isinstance(loras, list) or len(loras) != len(created):
+        return False
+    fixed = ("id", "versionId", "downloadUrl", "name")
+    for given, was in zip(loras, created, strict=True):
+        if not isinstance(given, dict) or any(given.get(k) != was.get(k) for k in fixed):
+            return False
+        weight = given.get("weight")
+        if not isinstance(weight, int | float) or isinstance(weight, bool):
+            return False
+    return True

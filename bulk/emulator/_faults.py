@@ -74,6 +74,11 @@ class Record:
 
     posts: int = 0
     gets: int = 0
+    puts: int = 0
+    deletes: int = 0
+    put_bodies: list[dict[str, Any]] = field(default_factory=list)  # accepted PUT bodies
+    # (owner, app id, active workers at that moment) of every app deleted
+    deleted: list[tuple[str, str, int]] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     created: Counter[tuple[str, str]] = field(default_factory=Counter)  # (owner, name) -> apps
     bodies: list[dict[str, Any]] = field(default_factory=list)  # POST bodies, as received

@@ -52,6 +52,7 @@ class Emulator:
         self._rng = random.Random(self.faults.seed)
         self._buckets: dict[str, TokenBucket] = {}
         self._answers: dict[tuple[str, str], tuple[int, bytes]] = {}
+        self.loras: dict[str, list[dict[str, Any]]] = {}  # app id -> LoRAs as created
 
     def owner(self, request: web.Request) -> str:
         return request.headers.get("x-team-id") or USER_ID
@@ -87,6 +88,8 @@ class Emulator:
             "workers": 0,
         }
         self.apps.setdefault(owner, {})[app_id] = app
+        # What the API keeps and does not show: every LoRA field, for PUT to check.
+        self.loras[app_id] = list((body["workflow"].get("tools") or {}).get("loras", []))
         self.record.created[(owner, body["name"])] += 1
         return app
 
@@ -257,7 +260,11 @@ async def _count_statuses(
 
 
 def make_app(emulator: Emulator) -> web.Application:
+    from ._changes import delete_app, put_app  # they build on this module's helpers
+
     app = web.Application(middlewares=[_count_statuses])
+    app.router.add_put("/app/{app_id}", put_app)
+    app.router.add_delete("/app/{app_id}", delete_app)
     app[EMULATOR] = emulator
     app.router.add_post("/app", _post_app)
     app.router.add_get("/app", _list_apps)
