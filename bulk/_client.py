@@ -50,6 +50,9 @@ class Kind(StrEnum):
     """What kind of answer it was: the ``error_kind`` of a row that fails on it."""
 
     CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    GONE = "gone"  # a DELETE answered 404
     LISTED = "listed"
     AUTH = "auth"
     RATE_LIMITED = "rate_limited"
@@ -57,6 +60,15 @@ class Kind(StrEnum):
     NETWORK = "network"
     AMBIGUOUS = "ambiguous"
     CLIENT = "client"
+
+
+def _idempotent(reply: Reply, done: Kind, app_id: str) -> Reply:
+    """The answer to a request that may be sent again whatever became of the last one."""
+    if reply.status is not None and 200 <= reply.status < 300:
+        return Reply(Action.DONE, done, reply.status, app_id)
+    if reply.action is Action.RECONCILE:
+        return reply._replace(action=Action.RETRY)
+    return reply
 
 
 class Reply(NamedTuple):
@@ -192,10 +204,28 @@ class Client:
 
     async def create(self, payload: bytes, *, team: str | None, key: str) -> Reply:
         """POST /app once. Never raises for HTTP or transport trouble."""
-        assert self._session is not None, "use the client inside 'async with'"
         headers = {**self._headers(team), "Idempotency-Key": key}
+        return await self._send("POST", self._app_url, payload, headers)
+
+    async def update(self, app_id: str, payload: bytes, *, team: str | None) -> Reply:
+        """PUT /app/{id} once: a partial update. A PUT is idempotent, so an answer that
+        leaves it in doubt asks for a plain retry, not a look-up."""
+        reply = await self._send("PUT", self._app_url / app_id, payload, self._headers(team))
+        return _idempotent(reply, Kind.UPDATED, app_id)
+
+    async def delete(self, app_id: str, *, team: str | None) -> Reply:
+        """DELETE /app/{id} once; a 404 means the app is already gone."""
+        reply = await self._send("DELETE", self._app_url / app_id, None, self._headers(team))
+        if reply.status == 404:
+            return Reply(Action.DONE, Kind.GONE, 404, app_id)
+        return _idempotent(reply, Kind.DELETED, app_id)
+
+    async def _send(
+        self, method: str, url: URL, payload: bytes | None, headers: dict[str, str]
+    ) -> Reply:
+        assert self._session is not None, "use the client inside 'async with'"
         try:
-            async with self._session.post(self._app_url, data=payload, headers=headers) as resp:
+            async with self._session.request(method, url, data=payload, headers=headers) as resp:
                 return self._clean(_answer(resp.status, resp.headers, await resp.read()))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._clean(translate(exc, timeout=self._timeout))

@@ -51,9 +51,7 @@ class OrderedResults:
             self._moved = None
 
     def _emit(self, r: Result) -> None:
-        self._ready.append(
-            (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
-        )
+        self._ready.append(r.as_tuple())
         self._next += 1
         if len(self._ready) >= _BATCH:
             self._spool.append(self._ready)

@@ -42,6 +42,7 @@ class Pool:
     def record(self, row: Row, result: Result, *, journal: bool = True) -> None:
         if journal:
             self.journal.result(row, result)
+        result.team_id = row.team
         self.results.add(result)
         self.progress.add(result)
 

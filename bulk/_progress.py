@@ -55,12 +55,12 @@ def describe_rows(
     ``batches`` hold result tuples in the order of ``COLUMNS``."""
     lines, shown = [], 0
     for batch in batches:
-        for row, name, status, app_id, _, _, error, _ in batch:
+        for row, name, status, app_id, _, _, error, *_ in batch:
             if total > limit and status in SUCCESS:
                 continue
             shown += 1
             if shown <= limit:
-                detail = app_id if status in ("created", "exists") else error
+                detail = app_id if status in SUCCESS else error
                 detail = detail if isinstance(detail, str) else ""
                 lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail}")
     if shown > limit:

@@ -33,10 +33,25 @@ __all__ = [
     "write_results",
 ]
 
-STATUSES = ("created", "exists", "failed", "invalid", "skipped", "valid")
-SUCCESS = frozenset({"created", "exists", "valid"})
+STATUSES = (
+    "created",
+    "exists",
+    "failed",
+    "invalid",
+    "skipped",
+    "valid",
+    # apply
+    "updated",
+    "unchanged",
+    "drifted",
+    "conflict",
+    # delete
+    "deleted",
+    "gone",
+)
+SUCCESS = frozenset({"created", "exists", "valid", "updated", "unchanged", "deleted", "gone"})
 # What only a real run writes: a file holding one of these is never replaced by a dry run.
-REAL_OUTCOMES = frozenset({"created", "exists", "failed", "skipped"})
+REAL_OUTCOMES = frozenset(STATUSES) - {"invalid", "valid"}
 
 
 @dataclass(slots=True)
@@ -49,6 +64,21 @@ class Result:
     attempts: int = 0
     error: str | None = None
     error_kind: str | None = None
+    team_id: str | None = None  # the team that owns the app; None: the key's own apps
+
+    def as_tuple(self) -> tuple[Any, ...]:
+        """The row of the results table, in the order of ``COLUMNS``."""
+        return (
+            self.row,
+            self.name,
+            self.status,
+            self.app_id,
+            self.http_status,
+            self.attempts,
+            self.error,
+            self.error_kind,
+            self.team_id,
+        )
 
 
 @dataclass(slots=True)
@@ -67,18 +97,15 @@ COLUMNS = tuple(f.name for f in fields(Result))
 
 def to_frame(results: Sequence[Result], index: pd.Index | None = None) -> pd.DataFrame:
     """The results table; ``index`` is the input DataFrame's, so that joins line up."""
-    rows = [
-        (r.row, r.name, r.status, r.app_id, r.http_status, r.attempts, r.error, r.error_kind)
-        for r in results
-    ]
-    return tuples_frame(rows, index=index)
+    return tuples_frame([r.as_tuple() for r in results], index=index)
 
 
 def tuples_frame(rows: Sequence[tuple[Any, ...]], index: pd.Index | None = None) -> pd.DataFrame:
     """The results table from tuples in the order of ``COLUMNS``."""
     frame = pd.DataFrame(rows, columns=list(COLUMNS), index=index)
     frame = frame.astype({"row": "int64", "attempts": "int64", "http_status": "Int64"})
-    return frame.astype({c: "string" for c in ("name", "status", "app_id", "error", "error_kind")})
+    text = ("name", "status", "app_id", "error", "error_kind", "team_id")
+    return frame.astype({c: "string" for c in text})
 
 
 def frame_of(
@@ -160,7 +187,8 @@ def _recorded_statuses(path: Path) -> set[str] | None:
             frame = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, OSError, pyarrow.ArrowException, pd.errors.ParserError):
         return None
-    if list(frame.columns) != list(COLUMNS):
+    # Results files from before the team_id column are results files too.
+    if list(frame.columns) not in (list(COLUMNS), list(COLUMNS[:-1])):
         return None
     return {str(s) for s in frame["status"].dropna()}
 

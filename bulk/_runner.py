@@ -136,10 +136,13 @@ class _Execution:
     def check(self, rows: list[Row]) -> None:
         """A dry run's results: each row valid or invalid."""
         for row in rows:
-            if row.error:
-                self.results.add(unfinished(row, self.control))
-            else:
-                self.results.add(Result(row.number, row.name, "valid"))
+            result = (
+                unfinished(row, self.control)
+                if row.error
+                else Result(row.number, row.name, "valid")
+            )
+            result.team_id = row.team
+            self.results.add(result)
 
     def spool(self, rows: list[Row]) -> None:
         spool_rows(self.rows, rows)

@@ -129,7 +129,20 @@ def test_statuses_and_error_kinds_users_scripts_match_on():
         "ambiguous",
         "client",
     }
-    assert {"created", "failed", "invalid", "skipped", "exists", "valid"} == set(STATUSES)
+    assert set(STATUSES) == {
+        "created",
+        "failed",
+        "invalid",
+        "skipped",
+        "exists",
+        "valid",
+        "updated",
+        "unchanged",
+        "drifted",
+        "conflict",
+        "deleted",
+        "gone",
+    }
     assert COLUMNS == (
         "row",
         "name",
@@ -139,6 +152,7 @@ def test_statuses_and_error_kinds_users_scripts_match_on():
         "attempts",
         "error",
         "error_kind",
+        "team_id",
     )
 
 

@@ -169,6 +169,8 @@ def test_api_key_from_a_file_and_team_for_all_rows_with_column_override(tmp_path
         assert emu.names("t-col") == ["app-001"]
         assert sorted(h.get("x-team-id") for h in emu.record.headers) == ["t-all", "t-all", "t-col"]
     assert done.returncode == 0, done.stderr
+    results = pd.read_csv(tmp_path / "m.results.csv")
+    assert results.team_id.tolist() == ["t-all", "t-col", "t-all"]  # what delete needs
 
 
 def test_dry_run_sends_nothing_and_reports_valid_rows(samples, emulator_thread):
