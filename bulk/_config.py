@@ -18,6 +18,7 @@ __all__ = ["DEFAULT_BASE_URL", "MIN_KEY_LENGTH", "ApiKey", "Settings", "resolve_
 DEFAULT_BASE_URL = "https://api.rungen.ai"
 ENV_API_KEY = "RUNGEN_API_KEY"
 ENV_BASE_URL = "RUNGEN_BASE_URL"
+ENV_MAX_WORKERS = "RUNGEN_MAX_ACTIVE_WORKERS"
 # Shorter keys are test keys: accepted only against a loopback address (the emulator).
 MIN_KEY_LENGTH = 8
 
@@ -63,6 +64,13 @@ class ApiKey:
 class Settings:
     base_url: str
     api_key: ApiKey | None
+    max_active_workers: int | None = None  # the cost guard: None, no limit
+
+    @property
+    def key(self) -> ApiKey:
+        """The key of a run that talks to the server (resolved with ``require_key``)."""
+        assert self.api_key is not None, "resolve_settings(require_key=True) gives a key"
+        return self.api_key
 
 
 def _is_loopback(host: str) -> bool:
@@ -111,9 +119,11 @@ def resolve_settings(
     api_key_file: str | os.PathLike[str] | None = None,
     insecure: bool = False,
     require_key: bool = True,
+    max_active_workers: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Merges arguments with RUNGEN_API_KEY and RUNGEN_BASE_URL; arguments win."""
+    """Merges arguments with RUNGEN_API_KEY, RUNGEN_BASE_URL and
+    RUNGEN_MAX_ACTIVE_WORKERS; arguments win."""
     env = os.environ if environ is None else environ
     url = check_base_url(base_url or env.get(ENV_BASE_URL) or DEFAULT_BASE_URL, insecure=insecure)
     key: ApiKey | None
@@ -137,4 +147,18 @@ def resolve_settings(
             f"no API key: set the environment variable {ENV_API_KEY}, or pass "
             "--api-key-file PATH (api_key= in the library), or try --emulator"
         )
-    return Settings(base_url=url, api_key=key)
+    if max_active_workers is None:
+        max_active_workers = _whole(env.get(ENV_MAX_WORKERS), ENV_MAX_WORKERS)
+    return Settings(base_url=url, api_key=key, max_active_workers=max_active_workers)
+
+
+def _whole(text: str | None, name: str) -> int | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ConfigError(f"{name} must be a whole number 0 or more; got {text!r}")
+    return value

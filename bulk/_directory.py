@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ class _Listing:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
     started: float = -math.inf
     ids: dict[str, list[str]] | None = None  # name -> ids of the apps of that name
+    apps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # name -> apps
 
 
 class Directory:
@@ -71,6 +72,16 @@ class Directory:
             return None
         return listing.ids.get(name, [])
 
+    async def list_each(self, teams: Iterable[str]) -> None:
+        """Lists each team's apps once ("" for the key's own); raises ``Unsettled``."""
+        for team in teams:
+            await self.ids(team or None, "", after=-math.inf)
+
+    def listed_apps(self, team: str | None, name: str) -> list[dict[str, Any]]:
+        """The apps called ``name`` as the team's last listing showed them."""
+        listing = self._listings.get(team)
+        return [] if listing is None else listing.apps.get(name, [])
+
     async def ids(self, team: str | None, name: str, *, after: float) -> list[str]:
         """The ids of the apps called ``name``, from a listing started after ``after``."""
         listing = self._listings.setdefault(team, _Listing())
@@ -91,10 +102,12 @@ class Directory:
         if reply.action is not Action.DONE:
             raise Unsettled(reply.error or "GET /app failed", reply.kind)
         ids: dict[str, list[str]] = {}
+        by_name: dict[str, list[dict[str, Any]]] = {}
         for app in apps:
             if app.get("name") is not None and app.get("id") is not None:
                 ids.setdefault(str(app["name"]), []).append(str(app["id"]))
-        listing.ids, listing.started = ids, started
+                by_name.setdefault(str(app["name"]), []).append(app)
+        listing.ids, listing.apps, listing.started = ids, by_name, started
 
     async def _fetch(self, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
         await self._pacer.acquire()

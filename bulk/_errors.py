@@ -9,9 +9,11 @@ Exception tree::
     BulkError                  anything bulk raises on purpose
     ├── UsageError             a bad argument or setting (CLI exit 2)
     │   └── ConfigError        API key, base URL or transport settings
-    └── ManifestError          the manifest cannot be used at all (CLI exit 2):
-                               missing file, unknown extension, unreadable file,
-                               missing required column
+    ├── ManifestError          the manifest cannot be used at all (CLI exit 2):
+    │                          missing file, unknown extension, unreadable file,
+    │                          missing required column
+    └── ServiceError           the server could not be used: the key refused, the
+                               apps could not be listed (a plan, say)
 
     KeyboardInterrupt
     └── Interrupted            Ctrl-C (or SIGTERM) stopped the run; ``.results`` holds
@@ -39,6 +41,7 @@ __all__ = [
     "ConfigError",
     "Interrupted",
     "ManifestError",
+    "ServiceError",
     "UsageError",
 ]
 
@@ -59,6 +62,10 @@ class ConfigError(UsageError):
 
 class ManifestError(BulkError):
     """The manifest (or the LoRA table) cannot be read at all."""
+
+
+class ServiceError(BulkError):
+    """The server could not be used: the key was refused, or it could not be reached."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -78,6 +78,8 @@ class RunOptions:
     insecure: bool = False
     api_key_file: str | os.PathLike[str] | None = None
     control: RunControl | None = None
+    max_active_workers: int | None = None
+    allow_large: bool = False
 
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)

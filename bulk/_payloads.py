@@ -38,6 +38,12 @@ class Row:
     error: str | None = None
     # Ids of apps of this name that the team had before this row was sent: never adopted.
     existing: tuple[str, ...] = ()
+    # What to send, once the listing has decided: POST the payload ("create"), PUT it to
+    # ``target`` ("update"), or DELETE ``target``, first scaling it to 0 ("delete").
+    op: str = "create"
+    target: str | None = None
+    scale_down: bool = False
+    workers: int = 0  # the active workers it asks for (the cost guard adds them up)
 
 
 def idempotency_key(team: str | None, name: str, payload: bytes) -> str:
@@ -95,12 +101,26 @@ def _whole_number(value: Any) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
-def _workers(value: Any, problems: _Problems) -> int | None:
+MAX_WORKERS = 1_000  # more in one row is taken for a typo (an extra zero)
+_JSON_SAFE = 2**53 - 1  # the largest integer every JSON reader keeps exact
+
+
+def _workers(value: Any, problems: _Problems, allow_large: bool) -> int | None:
     if is_blank(value):
         return None
     number = _whole_number(value)
     if number is None or number < 0:
         problems.add("active_workers", f"must be a whole number 0 or more, got {_show(value)}")
+        return None
+    if number > _JSON_SAFE:
+        problems.add("active_workers", f"{_show(value)} is not a JSON-safe integer")
+        return None
+    if number > MAX_WORKERS and not allow_large:
+        problems.add(
+            "active_workers",
+            f"{number:,} is more than {MAX_WORKERS:,} (billing starts at 1 active worker per "
+            "app); an extra zero? pass --allow-large (allow_large=True) if you mean it",
+        )
         return None
     return number
 
@@ -202,7 +222,7 @@ def _required(record: Mapping[str, Any], field: str, problems: _Problems) -> str
     return _text(value)
 
 
-def _body(given: Record, problems: _Problems) -> dict[str, Any]:
+def _body(given: Record, problems: _Problems, allow_large: bool = False) -> dict[str, Any]:
     record = given.cells
     name = _required(record, "name", problems)
     tier = _required(record, "gpu_tier", problems).upper()
@@ -214,7 +234,7 @@ def _body(given: Record, problems: _Problems) -> dict[str, Any]:
     if url and not _is_url(url):
         problems.add("model_url", f"must be an http(s) URL, got {_show(url)}")
     configuration: dict[str, Any] = {"gpu_tier": tier}
-    workers = _workers(record.get("active_workers"), problems)
+    workers = _workers(record.get("active_workers"), problems, allow_large)
     if workers is not None:
         configuration["active_workers"] = workers
     if not is_blank(record.get("location")):
@@ -235,8 +255,8 @@ class Validator:
     """Validates records chunk by chunk, numbering rows on from the last chunk. Names
     are remembered (one string per row, not the row) to find those that repeat."""
 
-    def __init__(self, *, team_id: str | None = None) -> None:
-        self.team_id = team_id
+    def __init__(self, *, team_id: str | None = None, allow_large: bool = False) -> None:
+        self.team_id, self.allow_large = team_id, allow_large
         self.count = 0
         self._first_of: dict[str, int] = {}
 
@@ -258,7 +278,7 @@ class Validator:
             problems.add("line", record.line_error)
             body: dict[str, Any] = {"name": ""}
         else:
-            body = _body(record, problems)
+            body = _body(record, problems, self.allow_large)
             problems.extend(record.conflicts)
         name = body["name"]
         if name:
@@ -272,10 +292,13 @@ class Validator:
 
 
 def build_rows(
-    records: Sequence[Record | Mapping[str, Any]], *, team_id: str | None = None
+    records: Sequence[Record | Mapping[str, Any]],
+    *,
+    team_id: str | None = None,
+    allow_large: bool = False,
 ) -> list[Row]:
     """Validates every record; a valid row gets its body, payload and key, others an error."""
-    return Validator(team_id=team_id)(records)
+    return Validator(team_id=team_id, allow_large=allow_large)(records)
 
 
 def _row(
@@ -290,7 +313,8 @@ def _row(
         field = _surrogate_in({"team_id": team, **body}) or "text"
         error = f"row {number}: {field}: not valid Unicode (a lone surrogate); fix the escape"
         return Row(number, name, team, error=error)
-    return Row(number, name, team, body, payload, key)
+    workers = body["configuration"].get("active_workers", 0)
+    return Row(number, name, team, body, payload, key, workers=workers)
 
 
 def _surrogate_in(value: Any, path: str = "") -> str | None:

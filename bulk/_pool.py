@@ -6,16 +6,14 @@ results) are in memory.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import anyio
 import anyio.abc
 
 from ._control import RunControl
 from ._directory import Directory, Unsettled
-from ._existing import decide
-from ._journal import Earlier, Journal
+from ._journal import Earlier, Journal, Prior
 from ._ordered import OrderedResults
 from ._payloads import Row
 from ._prepared import spooled_rows
@@ -24,7 +22,11 @@ from ._results import Result, Stats
 from ._sender import Sender, unfinished
 from ._spool import Spool
 
-__all__ = ["Pool"]
+__all__ = ["Decide", "Pool"]
+
+# What a row needs, from the listing and what an earlier run did: a result, or None to
+# send it (the decision may set what to send on the row).
+Decide = Callable[[Row, Directory, Prior | None], Result | None]
 
 
 class Pool:
@@ -49,12 +51,11 @@ class Pool:
     async def list_teams(self, directory: Directory, teams: tuple[str, ...]) -> bool:
         """Lists each team's apps once, before any POST: ids come from this listing of
         this target, never from an older file. False when a listing failed."""
-        for team in teams:
-            try:
-                await directory.ids(team or None, "", after=-math.inf)
-            except Unsettled as exc:
-                self.control.halt(_listing_failed(exc), kind=exc.kind)
-                return False
+        try:
+            await directory.list_each(teams)
+        except Unsettled as exc:
+            self.control.halt(_listing_failed(exc), kind=exc.kind)
+            return False
         return True
 
     async def run(
@@ -65,9 +66,9 @@ class Pool:
         stats: Stats,
         *,
         concurrency: int,
-        skip: bool,
+        decide: Decide,
     ) -> None:
-        rows = self._to_send(directory, earlier, stats, skip)
+        rows = self._to_send(directory, earlier, stats, decide)
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._watch, outer.cancel_scope)
             async with anyio.create_task_group() as workers:
@@ -75,30 +76,36 @@ class Pool:
                     workers.start_soon(self._worker, sender, rows)
             outer.cancel_scope.cancel()
 
-    def _to_send(
-        self, directory: Directory, earlier: Earlier, stats: Stats, skip: bool
-    ) -> Iterator[Row]:
-        """The rows that need a POST, in manifest order; the others get their result on
-        the way. Shared by the workers: each takes the next row when it is free, with no
-        channel or task in between (every team was listed before, so nothing waits)."""
+    def decisions(
+        self, directory: Directory, earlier: Earlier, decide: Decide
+    ) -> Iterator[tuple[Row, Result | None]]:
+        """Each row with what it needs, in manifest order: a result, or None to send it.
+        Every team was listed before, so nothing waits."""
         for row in spooled_rows(self.rows):
             if row.error:
-                self.record(row, unfinished(row, self.control), journal=False)
+                yield row, unfinished(row, self.control)
                 continue
-            ids = directory.listed(row.team, row.name)
-            if ids is None:  # a team the listing before sending missed: never guess
+            if directory.listed(row.team, row.name) is None:
+                # A team the listing before sending missed: never guess.
                 self.control.halt(f"the apps of team {row.team!r} were not listed", kind="server")
                 return
-            prior = earlier.rows.get((row.team, row.name))
-            result = decide(row, ids, prior, skip_existing=skip)
+            yield row, decide(row, directory, earlier.rows.get((row.team, row.name)))
+
+    def _to_send(
+        self, directory: Directory, earlier: Earlier, stats: Stats, decide: Decide
+    ) -> Iterator[Row]:
+        """The rows to send; the others get their result on the way. Shared by the
+        workers: each takes the next row when it is free, with no channel in between."""
+        for row, result in self.decisions(directory, earlier, decide):
             if result is None:
                 yield row
                 continue
+            prior = earlier.rows.get((row.team, row.name))
             # Found after an earlier run's request whose outcome was never recorded.
             stats.adopted += (
                 prior is not None and result.status == "created" and result.app_id != prior.app_id
             )
-            self.record(row, result)
+            self.record(row, result, journal=not row.error)
 
     async def _worker(self, sender: Sender, rows: Iterator[Row]) -> None:
         while not self.control.stopping:

@@ -41,9 +41,10 @@ def prepare(
     loras: str | os.PathLike[str] | pd.DataFrame | None,
     team_id: str | None,
     keep: Callable[[list[Row]], None],
+    allow_large: bool = False,
 ) -> Prepared:
     reader = ManifestReader(manifest, loras=loras)
-    validate, digest = Validator(team_id=team_id), RowsDigest()
+    validate, digest = Validator(team_id=team_id, allow_large=allow_large), RowsDigest()
     prepared, teams, sending = Prepared(reader.source), set(), set()
     for records in reader:
         rows = validate(records)
@@ -66,7 +67,7 @@ def prepare(
 
 def spool_rows(spool: Spool, rows: list[Row]) -> None:
     """Parks the rows as plain tuples: smaller and quicker to pickle than objects."""
-    spool.append([(r.number, r.name, r.team, r.payload, r.key, r.error) for r in rows])
+    spool.append([(r.number, r.name, r.team, r.payload, r.key, r.error, r.workers) for r in rows])
 
 
 def spooled_rows(spool: Spool, *, start: int = 1) -> Iterator[Row]:
@@ -74,6 +75,6 @@ def spooled_rows(spool: Spool, *, start: int = 1) -> Iterator[Row]:
     for batch in spool.batches():
         if batch[-1][0] < start:
             continue
-        for number, name, team, payload, key, error in batch:
+        for number, name, team, payload, key, error, workers in batch:
             if number >= start:
-                yield Row(number, name, team, None, payload, key, error)
+                yield Row(number, name, team, None, payload, key, error, workers=workers)

@@ -31,6 +31,8 @@ class Report:
     finished_at: datetime
     elapsed: float  # seconds, from a monotonic clock
     posts: int = 0
+    puts: int = 0
+    deletes: int = 0
     listings: int = 0
     retries: int = 0
     throttled: int = 0
@@ -43,10 +45,11 @@ class Report:
     manifest: str = ""  # its path, or "DataFrame"
     host: str | None = None  # of the base URL; None for a dry run
     teams: tuple[str, ...] = ()  # the teams the rows belong to ("" for the key's own)
+    workers: int = 0  # active workers asked for by the rows done (or, dry, the valid rows)
 
     @property
     def requests(self) -> int:
-        return self.posts + self.listings
+        return self.posts + self.puts + self.deletes + self.listings
 
     @property
     def succeeded(self) -> bool:
@@ -61,14 +64,20 @@ class Report:
             lines.append("a dry run: every row was checked; nothing was sent")
         else:
             lines.append(self._traffic())
+        if self.workers or not self.deletes:
+            verb = "would ask" if self.dry_run else "asked"
+            workers = f"{self.workers:,} active worker" + ("" if self.workers == 1 else "s")
+            lines.append(f"{verb} for {workers} (billing starts at 1 active worker per app)")
         if "results" in self.paths:
             lines.append(f"results: {self.paths['results']}")
         return "\n".join(lines)
 
     def _traffic(self) -> str:
         rate = self.requests / self.elapsed if self.elapsed > 0 else 0.0
+        methods = {"POST": self.posts, "PUT": self.puts, "DELETE": self.deletes}
+        kinds = [f"{n} {m}" for m, n in methods.items() if n or m == "POST"]
         line = (
-            f"{self.requests} requests ({self.posts} POST, {self.listings} GET) in "
+            f"{self.requests} requests ({', '.join(kinds)}, {self.listings} GET) in "
             f"{self.elapsed:.2f} s ({rate:.1f}/s), {self.retries} retries"
         )
         if self.throttled:
@@ -91,6 +100,9 @@ class Report:
             "error_kinds": {k: self.error_kinds.get(k, 0) for k in ERROR_KINDS},
             "requests": self.requests,
             "posts": self.posts,
+            "puts": self.puts,
+            "deletes": self.deletes,
+            "active_workers": self.workers,
             "listings": self.listings,
             "retries": self.retries,
             "throttled": self.throttled,

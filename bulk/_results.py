@@ -31,6 +31,7 @@ __all__ = [
     "write_atomically",
     "write_frames",
     "write_results",
+    "write_table",
 ]
 
 STATUSES = (
@@ -86,10 +87,22 @@ class Stats:
     """What a run sent, counted as it goes; its ``Report`` is made from them."""
 
     posts: int = 0
+    puts: int = 0
+    deletes: int = 0
     listings: int = 0  # GET /app
     retries: int = 0
     throttled: int = 0  # 429 answers
     adopted: int = 0  # found by a listing after an ambiguous failure
+    workers: int = 0  # active workers the rows done asked for
+
+    def count(self, method: str, *, retry: bool) -> None:
+        if method == "POST":
+            self.posts += 1
+        elif method == "PUT":
+            self.puts += 1
+        else:
+            self.deletes += 1
+        self.retries += retry
 
 
 COLUMNS = tuple(f.name for f in fields(Result))
@@ -137,6 +150,7 @@ def check_output(
     *,
     inputs: Sequence[tuple[str, object]] = (),
     dry_run: bool = False,
+    columns: Sequence[str] = COLUMNS,
 ) -> Path:
     """Says why the results may not go to ``path``: an unknown format, a missing folder,
     a file the user gave us (``inputs``: (what, path) pairs), a file that is not a
@@ -157,12 +171,12 @@ def check_output(
                 "another --output (-o)"
             )
     if path.exists() and path.stat().st_size > 0:
-        _check_replaceable(path, dry_run=dry_run)
+        _check_replaceable(path, dry_run=dry_run, columns=columns)
     return path
 
 
-def _check_replaceable(path: Path, *, dry_run: bool) -> None:
-    statuses = _recorded_statuses(path)
+def _check_replaceable(path: Path, *, dry_run: bool, columns: Sequence[str]) -> None:
+    statuses = _recorded_statuses(path, columns)
     if statuses is None:
         raise UsageError(
             f"output {str(path)!r} exists and is not a bulk results file; choose another "
@@ -175,8 +189,9 @@ def _check_replaceable(path: Path, *, dry_run: bool) -> None:
         )
 
 
-def _recorded_statuses(path: Path) -> set[str] | None:
-    """The statuses in an existing results file, or None when it is not one."""
+def _recorded_statuses(path: Path, columns: Sequence[str]) -> set[str] | None:
+    """The statuses in an existing file bulk wrote (with these ``columns``), or None
+    when it is not one."""
     kind = EXTENSIONS[path.suffix.lower()]
     try:
         if kind == "csv":
@@ -188,9 +203,10 @@ def _recorded_statuses(path: Path) -> set[str] | None:
     except (ValueError, OSError, pyarrow.ArrowException, pd.errors.ParserError):
         return None
     # Results files from before the team_id column are results files too.
-    if list(frame.columns) not in (list(COLUMNS), list(COLUMNS[:-1])):
+    known = [list(columns)] + ([list(COLUMNS[:-1])] if list(columns) == list(COLUMNS) else [])
+    if list(frame.columns) not in known:
         return None
-    return {str(s) for s in frame["status"].dropna()}
+    return {str(s) for s in frame["status"].dropna()} if "status" in frame else set()
 
 
 def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -203,6 +219,17 @@ def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -
     path = Path(path)
     kind = EXTENSIONS[path.suffix.lower()]
     return write_atomically(path, lambda out: _APPENDERS[kind](frames, out))
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> Path:
+    """Any table (a plan, say) in the format its extension names, whole or not at all."""
+    kind = EXTENSIONS[path.suffix.lower()]
+    if kind == "csv":
+        return write_atomically(path, lambda out: frame.to_csv(out, index=False))
+    if kind == "parquet":
+        return write_atomically(path, lambda out: frame.to_parquet(out, index=False))
+    text = frame.to_json(orient="records", lines=True, force_ascii=False) or ""
+    return write_atomically(path, lambda out: out.write(text.encode()))
 
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> Path:

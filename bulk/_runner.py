@@ -25,12 +25,14 @@ from ._config import Settings, resolve_settings
 from ._control import RunControl, catch_signals, until_stopped
 from ._directory import Directory
 from ._errors import ERROR_KINDS, Interrupted
+from ._existing import decide, decide_apply
+from ._guard import guard
 from ._journal import Earlier, Journal, Target, check_journal, journal_path
 from ._options import Manifest, RunOptions, takes_options
 from ._ordered import OrderedResults
 from ._pacing import Pacer
 from ._payloads import Row
-from ._pool import Pool
+from ._pool import Decide, Pool
 from ._prepared import Prepared, prepare, spool_rows
 from ._progress import Progress
 from ._report import Report
@@ -93,9 +95,10 @@ async def execute_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame
     return frame
 
 
-async def execute(manifest: Manifest, options: RunOptions) -> Outcome:
+async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "create") -> Outcome:
     """``arun`` without the DataFrame: the command line prints from the outcome, so that
-    a run of any size never holds every result in memory. The caller closes it."""
+    a run of any size never holds every result in memory. The caller closes it.
+    ``mode``: "create" adds what is missing; "apply" also updates what differs."""
     o = options
     inputs = [("manifest", manifest), ("LoRA table", o.loras)]
     out = check_output(o.output, inputs=inputs, dry_run=o.dry_run) if o.output is not None else None
@@ -104,16 +107,21 @@ async def execute(manifest: Manifest, options: RunOptions) -> Outcome:
     settings = None
     if not o.dry_run:  # a dry run needs no key and touches no network
         settings = resolve_settings(
-            base_url=o.base_url, api_key=o.api_key, api_key_file=o.api_key_file, insecure=o.insecure
+            base_url=o.base_url,
+            api_key=o.api_key,
+            api_key_file=o.api_key_file,
+            insecure=o.insecure,
+            max_active_workers=o.max_active_workers,
         )
     run = _Execution(out, o.control or RunControl(), dry_run=o.dry_run)
     run.host = None if settings is None else URL(settings.base_url).host
     try:
-        if settings is None:
-            run.prepared = prepare(manifest, loras=o.loras, team_id=o.team_id, keep=run.check)
-        else:
-            run.prepared = prepare(manifest, loras=o.loras, team_id=o.team_id, keep=run.spool)
-            await run.send(settings, o)
+        keep = run.check if settings is None else run.spool
+        run.prepared = prepare(
+            manifest, loras=o.loras, team_id=o.team_id, keep=keep, allow_large=o.allow_large
+        )
+        if settings is not None:
+            await run.send(settings, o, _decider(mode, o))
         return run.finish()
     except BaseException:
         run.close()
@@ -142,18 +150,19 @@ class _Execution:
                 else Result(row.number, row.name, "valid")
             )
             result.team_id = row.team
+            self.stats.workers += row.workers
             self.results.add(result)
 
     def spool(self, rows: list[Row]) -> None:
         spool_rows(self.rows, rows)
 
-    async def send(self, settings: Settings, options: RunOptions) -> None:
+    async def send(self, settings: Settings, options: RunOptions, decide: Decide) -> None:
         journal = Journal(
             journal_path(self.out) if self.out else None,
             resume=options.resume,
             target=_target(settings, self.prepared),
         )
-        work = functools.partial(_send_all, self, settings, journal, options)
+        work = functools.partial(_send_all, self, settings, journal, options, decide)
         try:
             with catch_signals(self.control):
                 await until_stopped(work, self.control)
@@ -182,6 +191,9 @@ class _Execution:
             finished_at=datetime.now(UTC),
             elapsed=time.monotonic() - self.started,
             posts=stats.posts,
+            puts=stats.puts,
+            deletes=stats.deletes,
+            workers=stats.workers,
             listings=stats.listings,
             retries=stats.retries,
             throttled=stats.throttled,
@@ -212,7 +224,7 @@ def _target(settings: Settings, prepared: Prepared) -> Target:
 
 
 async def _send_all(
-    run: _Execution, settings: Settings, journal: Journal, options: RunOptions
+    run: _Execution, settings: Settings, journal: Journal, options: RunOptions, decide: Decide
 ) -> None:
     prepared, control, stats = run.prepared, run.control, run.stats
     bar = Progress(prepared.count, enabled=options.progress)
@@ -232,13 +244,16 @@ async def _send_all(
             sender = Sender(shared, max_retries=options.max_retries)
             await _let_land(journal.earlier, options.timeout)
             if await pool.list_teams(directory, prepared.sending_teams):
+                limit = settings.max_active_workers
+                if limit is not None:
+                    guard(pool.decisions(directory, journal.earlier, decide), limit)
                 await pool.run(
                     sender,
                     directory,
                     journal.earlier,
                     stats,
                     concurrency=options.concurrency,
-                    skip=options.skip_existing,
+                    decide=decide,
                 )
         results = run.results
         if results.total == prepared.count and not results.counts["skipped"]:
@@ -247,6 +262,19 @@ async def _send_all(
         pool.fill()
         journal.close()
         bar.close()
+
+
+def _decider(mode: str, options: RunOptions) -> Decide:
+    """What a row needs, by command: create only adds what is missing; apply also
+    updates what differs."""
+    if mode == "apply":
+        return lambda row, found, prior: decide_apply(
+            row, found.listed_apps(row.team, row.name), prior
+        )
+    skip = options.skip_existing
+    return lambda row, found, prior: decide(
+        row, found.listed(row.team, row.name) or [], prior, skip_existing=skip
+    )
 
 
 async def _let_land(

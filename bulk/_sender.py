@@ -31,6 +31,24 @@ from ._retrying import send_policy
 __all__ = ["RowSend", "Sender", "Shared", "unfinished"]
 
 _AGAIN = (Action.RETRY, Action.RECONCILE)
+_STOP_WORKERS = b'{"configuration":{"active_workers":0}}'
+
+
+async def _post(client: Client, row: Row, payload: bytes) -> Reply:
+    return await client.create(payload, team=row.team, key=row.key)
+
+
+async def _put(client: Client, row: Row, payload: bytes) -> Reply:
+    assert row.target is not None
+    return await client.update(row.target, payload, team=row.team)
+
+
+async def _delete(client: Client, row: Row, payload: bytes) -> Reply:
+    assert row.target is not None
+    return await client.delete(row.target, team=row.team)
+
+
+_SEND = {"POST": _post, "PUT": _put, "DELETE": _delete}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +85,13 @@ class RowSend:
     """One row on its way: its attempts (``attempt`` is what tenacity retries), the
     settling of a doubtful one, and the result it ends with."""
 
-    __slots__ = ("_doubt", "_ready", "_shared", "attempts", "reply", "row", "throttled")
+    __slots__ = ("_doubt", "_ready", "_scaled", "_shared", "attempts", "reply", "row", "throttled")
 
     def __init__(self, shared: Shared, row: Row, *, doubt: float | None = None) -> None:
         self._shared, self.row = shared, row
         self._doubt = doubt  # moment after which a listing can settle the row's fate
         self._ready = False  # an attempt made before the retry policy took over
+        self._scaled = False  # a rollback's PUT to 0 workers is done
         self.attempts = self.throttled = 0
         self.reply: Reply | None = None  # the last answer
 
@@ -89,23 +108,39 @@ class RowSend:
         return self
 
     async def _post(self) -> None:
+        """One attempt: the row's request (a rollback's is a PUT to 0 workers, then the
+        DELETE), each admitted by the pacer."""
+        row = self.row
+        if row.op == "delete" and row.scale_down and not self._scaled:
+            if not await self._call("PUT", _STOP_WORKERS):
+                return
+            reply = self.reply
+            self._scaled = reply is not None and reply.action is Action.DONE
+            if not self._scaled or (reply is not None and reply.kind is Kind.GONE):
+                return
+        await self._call({"create": "POST", "update": "PUT"}.get(row.op, "DELETE"), row.payload)
+
+    async def _call(self, method: str, payload: bytes) -> bool:
+        """Sends one request; False when the run stopped first."""
         shared, row = self._shared, self.row
         sent_at = await shared.pacer.acquire()
         if shared.control.stopping:
-            return  # the last answer stands; the result says the run stopped
+            return False  # the last answer stands; the result says the run stopped
         if self.attempts == 0:
             shared.journal.intent(row)
         self.attempts += 1
-        shared.stats.posts += 1
-        shared.stats.retries += self.attempts > 1
-        reply = await shared.client.create(row.payload, team=row.team, key=row.key)
+        shared.stats.count(method, retry=self.attempts > 1)
+        reply = await _SEND[method](shared.client, row, payload)
         shared.learn(reply, sent_at)
         if reply.kind is Kind.RATE_LIMITED:
             self.throttled += 1
             shared.stats.throttled += 1
         if reply.action is Action.RECONCILE:
             self._doubt = shared.clock() + reply.settle_after
+        if method == "PUT" and row.op == "delete" and reply.status == 404:
+            reply = Reply(Action.DONE, Kind.GONE, 404, row.target)  # gone before its turn
         self.reply = reply
+        return True
 
     async def settle(self) -> Reply | None:
         """Looks the app up; a Reply when it exists, or when its fate cannot be known."""
@@ -144,9 +179,9 @@ class RowSend:
         if reply is None:
             return unfinished(row, control)
         if reply.action is Action.DONE:
-            return Result(
-                row.number, row.name, "created", reply.app_id, reply.status, self.attempts
-            )
+            self._shared.stats.workers += row.workers
+            status = reply.kind.value  # created, updated, deleted or gone
+            return Result(row.number, row.name, status, reply.app_id, reply.status, self.attempts)
         if control.stopping and reply.action is Action.RETRY:
             return unfinished(row, control, attempts=self.attempts, last=reply)
         return Result(

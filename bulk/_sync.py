@@ -1,11 +1,14 @@
-"""``run``: the synchronous face of ``arun``, for scripts and notebooks."""
+"""``run``: the synchronous face of ``arun``, for scripts and notebooks; ``blocking``
+gives ``plan``, ``apply`` and ``delete`` theirs the same way."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import anyio
 import pandas as pd
@@ -14,7 +17,7 @@ from ._control import RunControl, catch_signals
 from ._options import Manifest, RunOptions, takes_options
 from ._runner import execute_frame
 
-__all__ = ["run"]
+__all__ = ["blocking", "run"]
 
 
 @takes_options(RunOptions)
@@ -27,9 +30,16 @@ def run(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     notebook's interrupt) stops the run as on the command line, and this call raises
     ``Interrupted`` whose ``.results`` holds what was done.
     """
+    return blocking(execute_frame, manifest, options)
+
+
+def blocking(
+    function: Callable[[Any, Any], Awaitable[pd.DataFrame]], given: Any, options: Any
+) -> pd.DataFrame:
+    """``await function(given, options)`` from synchronous code, notebooks included."""
     control = options.control or RunControl()
     call = functools.partial(
-        anyio.run, functools.partial(execute_frame, manifest, replace(options, control=control))
+        anyio.run, functools.partial(function, given, replace(options, control=control))
     )
     try:
         asyncio.get_running_loop()

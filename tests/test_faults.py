@@ -384,7 +384,7 @@ def test_a_read_timeout_is_looked_up_one_timeout_later_not_resent_at_once(
         )
         wait_for(lambda: emu.record.posts == len(emu.record.bodies), what="handlers done")
         assert_exactly_once(emu, results, 3)
-    assert results.attrs["summary"].endswith("3 found after an ambiguous failure and adopted")
+    assert "3 found after an ambiguous failure and adopted" in results.attrs["summary"]
 
 
 def test_the_report_counts_what_the_server_saw(tmp_path, emulator_thread):

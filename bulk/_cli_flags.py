@@ -1,0 +1,128 @@
+"""What the commands of the command line share: exit codes, flags, options from flags."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._errors import UsageError
+from ._options import RunOptions
+from ._report import Report, write_summary
+from ._results import same_file
+from .emulator import serve
+
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_ROWS",
+    "EXIT_USAGE",
+    "from_args",
+    "on_target",
+    "reading_flags",
+    "sending_flags",
+    "summary_path",
+    "switch",
+    "target_flags",
+    "write_summary_of",
+]
+
+T = TypeVar("T")
+EXIT_OK, EXIT_ROWS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def switch(p: Any, *flags_and_text: str) -> None:
+    """An on/off flag (off unless given)."""
+    *flags, text = flags_and_text
+    p.add_argument(*flags, action="store_true", help=text)
+
+
+def _tuning(p: argparse.ArgumentParser, flag: str, kind: type, text: str) -> None:
+    """A flag whose default is RunOptions' field of the same name, written there once."""
+    default = getattr(RunOptions, flag.lstrip("-").replace("-", "_"))
+    p.add_argument(flag, type=kind, default=default, help=f"{text} (default %(default)s)")
+
+
+def reading_flags(p: argparse.ArgumentParser) -> None:
+    """The manifest and how to read it."""
+    p.add_argument("manifest", help="the manifest: .csv, .parquet, .jsonl or .ndjson")
+    p.add_argument(
+        "--loras",
+        metavar="PATH",
+        help="long-form LoRA table joined on the app name "
+        "(columns app, id, versionId, downloadUrl, name, weight)",
+    )
+    p.add_argument("--team-id", help="team owning every app (a team_id column overrides it)")
+
+
+def target_flags(p: argparse.ArgumentParser) -> None:
+    """Which server, with which key."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument(
+        "--base-url", help="API base URL (default: $RUNGEN_BASE_URL, else https://api.rungen.ai)"
+    )
+    switch(where, "--emulator", "try it now: run against a built-in emulator on a loopback port")
+    p.add_argument(
+        "--api-key-file", metavar="PATH", help="file holding the API key (default: $RUNGEN_API_KEY)"
+    )
+    switch(p, "--insecure", "allow a plain-http base URL that is not a loopback address")
+    _tuning(p, "--rate", float, "most requests per second, retries included; 0: no cap")
+    _tuning(p, "--max-retries", int, "retries per row")
+    _tuning(p, "--timeout", float, "seconds per request")
+
+
+def sending_flags(p: argparse.ArgumentParser) -> None:
+    """How a command that writes to the server goes about it."""
+    _tuning(p, "--concurrency", int, "requests in flight")
+    switch(p, "--resume", "finish an earlier run of this input and output from its journal")
+    switch(p, "-q", "--quiet", "no progress bar")
+    p.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="also write the run's report as JSON (counts, requests, times, exit status), "
+        "replaced whole, also when the run is interrupted",
+    )
+
+
+def from_args(kind: Callable[..., T], args: argparse.Namespace, **given: Any) -> T:
+    """``kind`` (a dataclass) from the flags of the same name, and ``given``."""
+    names = {f.name for f in fields(kind)}  # type: ignore[arg-type]
+    flags = {n: v for n, v in vars(args).items() if n in names and n not in given}
+    return kind(**flags, **given)
+
+
+async def on_target(
+    args: argparse.Namespace, options: Any, work: Callable[[Any], Awaitable[T]]
+) -> T:
+    """``work(options)`` against the server the flags name, or a fresh emulator."""
+    if not getattr(args, "emulator", False):
+        return await work(options)
+    async with serve() as emulator:
+        print(f"emulator: serving the RunGen.AI API at {emulator.url}", file=sys.stderr)
+        return await work(replace(options, base_url=emulator.url, api_key=emulator.api_key))
+
+
+def summary_path(args: argparse.Namespace, *given: str | None) -> Path | None:
+    """Checked before the run: a summary must not replace what the user gave us."""
+    if args.summary_json is None:
+        return None
+    path = Path(args.summary_json)
+    if not path.parent.is_dir():
+        raise UsageError(
+            f"--summary-json {str(path)!r}: folder {str(path.parent)!r} does not exist"
+        )
+    for other in given:
+        if other is not None and same_file(path, Path(other)):
+            raise UsageError(f"--summary-json {str(path)!r} is {other!r}: it would be overwritten")
+    return path
+
+
+def write_summary_of(path: Path | None, report: Report, argv: Sequence[str], code: int) -> int:
+    if path is not None:
+        command = shlex.join(["python", "-m", "bulk", *argv])
+        write_summary(path, report, command=command, exit_code=code)
+    return code

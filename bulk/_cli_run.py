@@ -1,0 +1,192 @@
+"""The commands that read a manifest: ``create``, ``plan`` and ``apply``."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import pandas as pd
+
+from ._cli_flags import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_ROWS,
+    from_args,
+    on_target,
+    reading_flags,
+    sending_flags,
+    summary_path,
+    switch,
+    target_flags,
+    write_summary_of,
+)
+from ._control import RunControl
+from ._options import RunOptions
+from ._plan import default_plan_output, plan_frame
+from ._progress import describe_rows
+from ._report import Report
+from ._results import default_output
+from ._runner import Outcome, execute
+
+__all__ = ["apply_parser", "create_parser", "plan_parser"]
+
+EXIT_CHANGES = 4  # plan --detailed-exitcode: the plan would change something
+
+
+def create_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "create",
+        help="create the apps of the manifest that the team does not have",
+        description="Create one RunGen.AI app per manifest row, exactly once.",
+    )
+    reading_flags(p)
+    _results_flag(p, "<manifest stem>.dry-run.csv with --dry-run")
+    target_flags(p)
+    sending_flags(p)
+    switch(p, "--dry-run", "validate and build every body; send nothing")
+    p.add_argument(
+        "--skip-existing",
+        action=argparse.BooleanOptionalAction,
+        default=RunOptions.skip_existing,
+        help="rows whose name the team already has end 'exists' with that app's id and "
+        "are not sent (default); --no-skip-existing creates a second app of that name",
+    )
+    _cost_flags(p)
+    p.set_defaults(func=_send, mode="create")
+
+
+def apply_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "apply",
+        help="create what is missing and update what differs, from a fresh plan",
+        description="Bring the team's apps to the manifest: create the missing ones, "
+        "update the ones that differ in fields an update can change, report the rest.",
+    )
+    reading_flags(p)
+    _results_flag(p)
+    target_flags(p)
+    sending_flags(p)
+    _cost_flags(p)
+    p.set_defaults(func=_send, mode="apply")
+
+
+def plan_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "plan",
+        help="show what apply would do to each row; change nothing",
+        description="Compare the manifest with the team's live apps, row by row; send "
+        "nothing that writes.",
+    )
+    reading_flags(p)
+    p.add_argument(
+        "-o",
+        "--output",
+        help="plan file (.csv, .parquet, .jsonl); default <manifest stem>.plan.csv",
+    )
+    target_flags(p)
+    switch(
+        p,
+        "--detailed-exitcode",
+        f"exit {EXIT_CHANGES} when the plan would create, update or replace anything",
+    )
+    switch(p, "--allow-large", "allow more than 1,000 active workers in one row")
+    p.set_defaults(func=_plan)
+
+
+def _results_flag(p: argparse.ArgumentParser, extra: str = "") -> None:
+    p.add_argument(
+        "-o",
+        "--output",
+        help="results file (.csv, .parquet, .jsonl); default: <manifest stem>.results.csv "
+        "beside the manifest" + (f" ({extra})" if extra else ""),
+    )
+
+
+def _cost_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-active-workers",
+        type=int,
+        metavar="N",
+        help="refuse, before sending anything, when the apps created or raised would ask "
+        "for more than N active workers in all (default: $RUNGEN_MAX_ACTIVE_WORKERS)",
+    )
+    switch(p, "--allow-large", "allow more than 1,000 active workers in one row")
+
+
+def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    summary = summary_path(args, args.manifest, args.loras, args.output)
+    control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
+    dry_run = getattr(args, "dry_run", False)
+    options = from_args(
+        RunOptions,
+        args,
+        output=args.output or default_output(args.manifest, dry_run=dry_run),
+        progress=not args.quiet,
+        control=control,
+    )
+
+    async def work(options: RunOptions) -> Outcome:
+        return await execute(args.manifest, options, mode=args.mode)
+
+    outcome = anyio.run(on_target, args, options, work)
+    try:
+        _show(outcome, dry_run)
+    finally:
+        outcome.close()
+    return write_summary_of(summary, outcome.report, argv, _exit_code(outcome.report, argv))
+
+
+def _exit_code(report: Report, argv: Sequence[str]) -> int:
+    if report.interrupted:
+        again = [a for a in argv if a != "--resume"] + ["--resume"]
+        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if report.stopped:
+        print(f"stopped early: {report.stopped}", file=sys.stderr)
+    return EXIT_OK if report.succeeded else EXIT_ROWS
+
+
+def _show(outcome: Outcome, dry_run: bool) -> None:
+    for warning in outcome.report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if dry_run and outcome.prepared.first_body:
+        print(f"first body (of {outcome.results.counts['valid']} to send):")
+        print(outcome.prepared.first_body)
+    if outcome.results.total:
+        print(describe_rows(outcome.results.batches(), outcome.results.total))
+    print(outcome.report.summary())
+
+
+def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    output = args.output or default_plan_output(args.manifest)
+    options = from_args(RunOptions, args, output=output, progress=False)
+    frame = anyio.run(on_target, args, options, lambda o: plan_frame(args.manifest, o))
+    for warning in frame.attrs["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(_plan_rows(frame))
+    print(frame.attrs["summary"])
+    print(f"plan: {frame.attrs['output']}")
+    actions = set(frame["action"])
+    if actions & {"invalid", "conflict"}:
+        return EXIT_ROWS
+    if args.detailed_exitcode and actions & {"create", "update", "replace"}:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _plan_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
+    """Every row when there are few; else the rows that would change or need a person."""
+    shown = frame if len(frame) <= limit else frame[frame["action"] != "unchanged"]
+    lines = []
+    for row, name, _, action, app_id, changes, error in shown.head(limit).itertuples(index=False):
+        detail = error if isinstance(error, str) else changes if isinstance(changes, str) else ""
+        app = app_id if isinstance(app_id, str) else ""
+        lines.append(f"  row {row:>4}  {action:<9} {name!s:<32.32} {app:<12} {detail}".rstrip())
+    if len(shown) > limit:
+        lines.append(f"  ... and {len(shown) - limit} more: see the plan file")
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""``python -m bulk serve``: the built-in emulator of the API, with faults on demand."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from ._cli_flags import EXIT_OK, from_args, switch
+from ._errors import UsageError
+from .emulator import Faults, serve
+
+__all__ = ["serve_parser"]
+
+
+def _share(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a share from 0 to 1, got {text}")
+    return value
+
+
+def serve_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "serve",
+        help="run the built-in API emulator",
+        description="Run the RunGen.AI API emulator, with faults on demand.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument("--api-key", help="the key it accepts (default: a random one, printed)")
+    p.add_argument("--rate-limit", type=float, default=0, help="requests/s per key, then 429")
+    p.add_argument(
+        "--burst",
+        type=float,
+        help="requests a full token bucket lets through at once (default: --rate-limit)",
+    )
+    p.add_argument(
+        "--retry-after",
+        choices=("seconds", "date", "none"),
+        default="seconds",
+        help="form of the Retry-After header on 429 (default seconds)",
+    )
+    p.add_argument("--error-rate", type=_share, default=0, help="share of 500/502/503/504")
+    p.add_argument(
+        "--drop-before",
+        type=_share,
+        default=0,
+        help="share of connections dropped before the app is created",
+    )
+    p.add_argument(
+        "--drop-after",
+        type=_share,
+        default=0,
+        help="share of connections dropped after the app is created",
+    )
+    p.add_argument("--latency", type=float, default=0, help="seconds added to each answer")
+    switch(p, "--no-idempotency", "ignore Idempotency-Key headers, as some servers do")
+    switch(p, "--envelope", 'answer {"data": {...}} as the live service does')
+    p.add_argument("--seed", type=int, help="seed of the fault draws")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    try:
+        faults = _faults(args)
+    except ValueError as exc:
+        raise UsageError(str(exc).replace("_", "-")) from None
+
+    async def forever() -> None:
+        async with serve(
+            api_key=args.api_key, faults=faults, host=args.host, port=args.port
+        ) as emulator:
+            print(f"emulator: serving the RunGen.AI API at {emulator.url}", flush=True)
+            if not args.api_key:
+                print(f"emulator: API key {emulator.api_key}", flush=True)
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    return
+
+    anyio.run(forever)
+    return EXIT_OK
+
+
+def _faults(args: argparse.Namespace) -> Faults:
+    return from_args(Faults, args, idempotency=not args.no_idempotency)

@@ -1,0 +1,149 @@
+"""``plan``: what ``apply`` would do to each row, from one listing of each team. It sends
+nothing that writes: only ``GET /app``, once per team."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import _jsoncodec as jsoncodec
+from ._client import Client
+from ._compare import Judgement, judge
+from ._config import resolve_settings
+from ._directory import Directory, Unsettled, conflict_message
+from ._errors import ServiceError
+from ._options import Manifest, RunOptions, takes_options
+from ._pacing import Pacer
+from ._payloads import Row
+from ._prepared import prepare, spool_rows, spooled_rows
+from ._results import Stats, check_output, write_table
+from ._spool import Spool
+from ._sync import blocking
+
+__all__ = [
+    "ACTIONS",
+    "PLAN_COLUMNS",
+    "PlanTotals",
+    "aplan",
+    "default_plan_output",
+    "plan",
+    "plan_frame",
+]
+
+PLAN_COLUMNS = ("row", "name", "team_id", "action", "app_id", "changes", "error")
+ACTIONS = ("create", "unchanged", "update", "replace", "conflict", "invalid")
+
+
+@dataclass(frozen=True, slots=True)
+class PlanTotals:
+    """Rows per action, valid rows per GPU tier, active workers before and after."""
+
+    actions: dict[str, int]
+    tiers: dict[str, int]
+    workers_before: int
+    workers_after: int
+
+    def summary(self) -> str:
+        rows = sum(self.actions.values())
+        acts = ", ".join(f"{self.actions[a]} {a}" for a in ACTIONS if self.actions.get(a))
+        tiers = ", ".join(f"{n} {tier}" for tier, n in sorted(self.tiers.items())) or "none"
+        return (
+            f"plan: {rows} rows: {acts or 'nothing to do'}\n"
+            f"apps per GPU tier: {tiers}\n"
+            f"active workers: {self.workers_before} now, {self.workers_after} once applied "
+            "(billing starts at 1 active worker per app)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    cells: tuple[Any, ...]  # in the order of PLAN_COLUMNS
+    tier: str | None = None
+    judgement: Judgement | None = None
+
+
+async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
+    """``aplan`` taking its options as one object."""
+    inputs = [("manifest", manifest), ("LoRA table", options.loras)]
+    out = None
+    if options.output is not None:
+        out = check_output(options.output, inputs=inputs, columns=PLAN_COLUMNS)
+    settings = resolve_settings(
+        base_url=options.base_url,
+        api_key=options.api_key,
+        api_key_file=options.api_key_file,
+        insecure=options.insecure,
+    )
+    with Spool() as spool:
+        prepared = prepare(
+            manifest,
+            loras=options.loras,
+            team_id=options.team_id,
+            keep=partial(spool_rows, spool),
+            allow_large=options.allow_large,
+        )
+        async with Client(
+            settings.base_url, settings.key, timeout=options.timeout, pool=2
+        ) as client:
+            directory = Directory(client, Pacer(rate=options.rate), stats=Stats())
+            try:
+                await directory.list_each(prepared.sending_teams)
+            except Unsettled as exc:
+                raise ServiceError(
+                    f"the apps could not be listed, so there is no plan: {exc}"
+                ) from None
+        entries = [_entry(row, directory) for row in spooled_rows(spool)]
+    frame = pd.DataFrame([e.cells for e in entries], columns=list(PLAN_COLUMNS))
+    totals = _totals(entries)
+    frame.attrs.update(totals=totals, summary=totals.summary(), warnings=prepared.warnings)
+    frame.attrs["output"] = str(write_table(frame, out)) if out is not None else None
+    return frame
+
+
+def _entry(row: Row, directory: Directory) -> _Entry:
+    if row.error:
+        return _Entry((row.number, row.name, row.team, "invalid", None, None, row.error))
+    body = jsoncodec.loads(row.payload)
+    j = judge(body, directory.listed_apps(row.team, row.name))
+    error = conflict_message(row.team, row.name, list(j.ids)) if j.action == "conflict" else None
+    changes = "; ".join(j.fixed + j.changes) or None
+    cells = (row.number, row.name, row.team, j.action, j.app_id, changes, error)
+    return _Entry(cells, body["configuration"]["gpu_tier"], j)
+
+
+def _totals(entries: list[_Entry]) -> PlanTotals:
+    actions = Counter(e.cells[3] for e in entries)
+    tiers = Counter(e.tier for e in entries if e.tier is not None)
+    judged = [e.judgement for e in entries if e.judgement is not None]
+    return PlanTotals(
+        actions={a: actions[a] for a in ACTIONS},
+        tiers=dict(tiers),
+        workers_before=sum(j.workers_before for j in judged),
+        workers_after=sum(j.workers_after for j in judged),
+    )
+
+
+@takes_options(RunOptions)
+async def aplan(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
+    """What ``apply`` would do to each row, and why: one row per manifest row with its
+    ``action`` (create, unchanged, update, replace, conflict, invalid), the live app's
+    id and the ``changes``. Lists each team's apps once; writes nothing to the server.
+    ``frame.attrs["totals"]`` holds the ``PlanTotals``; ``output=`` also writes the table.
+    """
+    return await plan_frame(manifest, options)
+
+
+@takes_options(RunOptions)
+def plan(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
+    """``aplan`` for synchronous code and notebooks; same arguments, same table."""
+    return blocking(plan_frame, manifest, options)
+
+
+def default_plan_output(manifest: str | Path) -> Path:
+    path = Path(manifest)
+    return path.with_name(f"{path.stem}.plan.csv")
