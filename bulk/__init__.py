@@ -6,10 +6,21 @@ results = bulk.run("apps.csv", output="apps.results.csv")
 
 from importlib import metadata as _metadata
 
+from ._apply import aapply, apply
 from ._config import ApiKey
 from ._control import RunControl
-from ._errors import ERROR_KINDS, BulkError, ConfigError, Interrupted, ManifestError, UsageError
+from ._delete import DeleteOptions, adelete, delete
+from ._errors import (
+    ERROR_KINDS,
+    BulkError,
+    ConfigError,
+    Interrupted,
+    ManifestError,
+    ServiceError,
+    UsageError,
+)
 from ._options import RunOptions
+from ._plan import PlanTotals, aplan, plan
 from ._report import Report
 from ._results import COLUMNS, STATUSES
 from ._runner import arun
@@ -27,13 +38,22 @@ __all__ = [
     "ApiKey",
     "BulkError",
     "ConfigError",
+    "DeleteOptions",
     "Interrupted",
     "ManifestError",
+    "PlanTotals",
     "Report",
     "RunControl",
     "RunOptions",
+    "ServiceError",
     "UsageError",
     "__version__",
+    "aapply",
+    "adelete",
+    "aplan",
+    "apply",
     "arun",
+    "delete",
+    "plan",
     "run",
 ]

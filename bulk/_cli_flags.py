@@ -12,8 +12,10 @@ from typing import Any, TypeVar
 
 from ._errors import UsageError
 from ._options import RunOptions
+from ._progress import describe_rows
 from ._report import Report, write_summary
 from ._results import same_file
+from ._runner import Outcome
 from .emulator import serve
 
 __all__ = [
@@ -21,10 +23,12 @@ __all__ = [
     "EXIT_OK",
     "EXIT_ROWS",
     "EXIT_USAGE",
+    "exit_code",
     "from_args",
     "on_target",
     "reading_flags",
     "sending_flags",
+    "show",
     "summary_path",
     "switch",
     "target_flags",
@@ -126,3 +130,24 @@ def write_summary_of(path: Path | None, report: Report, argv: Sequence[str], cod
         command = shlex.join(["python", "-m", "bulk", *argv])
         write_summary(path, report, command=command, exit_code=code)
     return code
+
+
+def exit_code(report: Report, argv: Sequence[str]) -> int:
+    if report.interrupted:
+        again = [a for a in argv if a != "--resume"] + ["--resume"]
+        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if report.stopped:
+        print(f"stopped early: {report.stopped}", file=sys.stderr)
+    return EXIT_OK if report.succeeded else EXIT_ROWS
+
+
+def show(outcome: Outcome, *, dry_run: bool = False) -> None:
+    for warning in outcome.report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if dry_run and outcome.prepared.first_body:
+        print(f"first body (of {outcome.results.counts['valid']} to send):")
+        print(outcome.prepared.first_body)
+    if outcome.results.total:
+        print(describe_rows(outcome.results.batches(), outcome.results.total))
+    print(outcome.report.summary())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
@@ -13,13 +12,14 @@ import anyio
 import pandas as pd
 
 from ._cli_flags import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROWS,
+    exit_code,
     from_args,
     on_target,
     reading_flags,
     sending_flags,
+    show,
     summary_path,
     switch,
     target_flags,
@@ -28,8 +28,6 @@ from ._cli_flags import (
 from ._control import RunControl
 from ._options import RunOptions
 from ._plan import default_plan_output, plan_frame
-from ._progress import describe_rows
-from ._report import Report
 from ._results import default_output
 from ._runner import Outcome, execute
 
@@ -135,31 +133,10 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     outcome = anyio.run(on_target, args, options, work)
     try:
-        _show(outcome, dry_run)
+        show(outcome, dry_run=dry_run)
     finally:
         outcome.close()
-    return write_summary_of(summary, outcome.report, argv, _exit_code(outcome.report, argv))
-
-
-def _exit_code(report: Report, argv: Sequence[str]) -> int:
-    if report.interrupted:
-        again = [a for a in argv if a != "--resume"] + ["--resume"]
-        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    if report.stopped:
-        print(f"stopped early: {report.stopped}", file=sys.stderr)
-    return EXIT_OK if report.succeeded else EXIT_ROWS
-
-
-def _show(outcome: Outcome, dry_run: bool) -> None:
-    for warning in outcome.report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    if dry_run and outcome.prepared.first_body:
-        print(f"first body (of {outcome.results.counts['valid']} to send):")
-        print(outcome.prepared.first_body)
-    if outcome.results.total:
-        print(describe_rows(outcome.results.batches(), outcome.results.total))
-    print(outcome.report.summary())
+    return write_summary_of(summary, outcome.report, argv, exit_code(outcome.report, argv))
 
 
 def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:

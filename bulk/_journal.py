@@ -75,7 +75,7 @@ class RowsDigest:
 
     def update(self, rows: Iterable[Row]) -> None:
         for row in rows:
-            what = row.payload or (row.error or "").encode()
+            what = row.payload or (row.target or row.error or "").encode()
             self._rows.update(f"{row.number}\x00{row.name}\x00".encode() + what)
             self._placement.update(f"{row.number}\x00{row.team or ''}\x00".encode())
 
@@ -144,6 +144,7 @@ class Prior:
     sent: bool = False  # a POST may have gone out
     existing: tuple[str, ...] = ()  # apps of that name already there before it was sent
     unanswered_at: float | None = None  # wall-clock send time of a POST with no result
+    status: str | None = None  # the last result recorded
 
 
 @dataclass(slots=True)
@@ -188,6 +189,8 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
         prior.unanswered_at = float(at) if isinstance(at, int | float) else 0.0
         return
     prior.unanswered_at = None
+    if kind == "result":
+        prior.status = event.get("status")
     if kind == "result" and event.get("status") == "created" and event.get("app_id"):
         prior.app_id = event["app_id"]
 

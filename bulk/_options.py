@@ -11,7 +11,7 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import pandas as pd
 
@@ -19,11 +19,13 @@ from ._config import ApiKey
 from ._control import RunControl
 from ._errors import UsageError
 
-__all__ = ["Manifest", "RunOptions", "check_arguments", "takes_options"]
+__all__ = ["Manifest", "RunOptions", "Sending", "check_arguments", "takes_options"]
 
 Manifest = str | os.PathLike[str] | pd.DataFrame
 P = ParamSpec("P")
 T = TypeVar("T")
+Opts = TypeVar("Opts")  # an options dataclass
+G = TypeVar("G")  # what the function is given: a manifest, a results file
 
 
 def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -56,6 +58,23 @@ def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: fl
     for name, value, ok, fix in checks:
         if not ok or isinstance(value, bool):
             raise UsageError(f"{name} must be {fix}; got {value!r}")
+
+
+class Sending(Protocol):
+    """The options every command that writes to the server has."""
+
+    @property
+    def concurrency(self) -> int: ...
+    @property
+    def rate(self) -> float: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def progress(self) -> bool: ...
+    @property
+    def resume(self) -> bool: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,41 +110,40 @@ class RunOptions:
 
 
 def takes_options(
-    options: Callable[P, RunOptions],
-) -> Callable[[Callable[[Manifest, RunOptions], T]], Callable[Concatenate[Manifest, P], T]]:
-    """Turns ``f(manifest, options)`` into ``f(manifest, *, output=None, ...)``."""
+    options: Callable[P, Opts],
+) -> Callable[[Callable[[G, Opts], T]], Callable[Concatenate[G, P], T]]:
+    """Turns ``f(given, options)`` into ``f(given, *, output=None, ...)``: the keywords
+    are the fields of the ``options`` dataclass, with their defaults."""
 
-    def decorate(
-        function: Callable[[Manifest, RunOptions], T],
-    ) -> Callable[Concatenate[Manifest, P], T]:
+    def decorate(function: Callable[[G, Opts], T]) -> Callable[Concatenate[G, P], T]:
         if inspect.iscoroutinefunction(function):
 
             @functools.wraps(function)
-            async def call_async(manifest: Manifest, *args: Any, **kwargs: Any) -> Any:
-                return await function(manifest, options(*args, **kwargs))
+            async def call_async(given: Any, *args: Any, **kwargs: Any) -> Any:
+                return await function(given, options(*args, **kwargs))
 
             wrapper: Any = call_async
         else:
 
             @functools.wraps(function)
-            def call(manifest: Manifest, *args: Any, **kwargs: Any) -> Any:
-                return function(manifest, options(*args, **kwargs))
+            def call(given: Any, *args: Any, **kwargs: Any) -> Any:
+                return function(given, options(*args, **kwargs))
 
             wrapper = call
-        wrapper.__signature__ = _signature(function)
+        wrapper.__signature__ = _signature(function, options)
         return wrapper  # type: ignore[no-any-return]
 
     return decorate
 
 
-def _signature(function: Callable[..., Any]) -> inspect.Signature:
-    """What ``help()`` and notebooks show: the manifest, then every option and default."""
+def _signature(function: Callable[..., Any], options: Any) -> inspect.Signature:
+    """What ``help()`` and notebooks show: the input, then every option and default."""
     first = next(iter(inspect.signature(function).parameters.values()))
     keywords = [
         inspect.Parameter(
             f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=f.type
         )
-        for f in fields(RunOptions)
+        for f in fields(options)
     ]
     return inspect.Signature(
         [first.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD), *keywords],

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -21,7 +21,7 @@ from ._manifest import ManifestReader
 from ._payloads import Row, Validator
 from ._spool import Spool
 
-__all__ = ["Prepared", "prepare", "spool_rows", "spooled_rows"]
+__all__ = ["Prepared", "gather", "prepare", "spool_rows", "spooled_rows"]
 
 
 @dataclass
@@ -44,10 +44,16 @@ def prepare(
     allow_large: bool = False,
 ) -> Prepared:
     reader = ManifestReader(manifest, loras=loras)
-    validate, digest = Validator(team_id=team_id, allow_large=allow_large), RowsDigest()
-    prepared, teams, sending = Prepared(reader.source), set(), set()
-    for records in reader:
-        rows = validate(records)
+    validate = Validator(team_id=team_id, allow_large=allow_large)
+    prepared = gather(reader.source, (validate(records) for records in reader), keep)
+    prepared.warnings = reader.warnings  # known once the whole manifest was read
+    return prepared
+
+
+def gather(source: str, chunks: Iterable[list[Row]], keep: Callable[[list[Row]], None]) -> Prepared:
+    """The pass itself, over rows however they were made (a manifest, a results file)."""
+    digest, prepared, teams, sending = RowsDigest(), Prepared(source), set(), set()
+    for rows in chunks:
         digest.update(rows)
         for row in rows:
             teams.add(row.team or "")
@@ -56,18 +62,19 @@ def prepare(
             sending.add(row.team or "")
             if prepared.first_body is None and row.body is not None:
                 prepared.first_body = json.dumps(row.body, indent=2, ensure_ascii=False)
-        for row in rows:
             row.body = None  # the payload holds it; the dict is dead weight from here
+        prepared.count += len(rows)
         keep(rows)
-    prepared.count, prepared.teams = validate.count, tuple(sorted(teams))
-    prepared.sending_teams = tuple(sorted(sending))
-    prepared.digest, prepared.warnings = digest.hexdigest(), reader.warnings
+    prepared.teams, prepared.sending_teams = tuple(sorted(teams)), tuple(sorted(sending))
+    prepared.digest = digest.hexdigest()
     return prepared
 
 
 def spool_rows(spool: Spool, rows: list[Row]) -> None:
     """Parks the rows as plain tuples: smaller and quicker to pickle than objects."""
-    spool.append([(r.number, r.name, r.team, r.payload, r.key, r.error, r.workers) for r in rows])
+    spool.append(
+        [(r.number, r.name, r.team, r.payload, r.key, r.error, r.workers, r.target) for r in rows]
+    )
 
 
 def spooled_rows(spool: Spool, *, start: int = 1) -> Iterator[Row]:
@@ -75,6 +82,8 @@ def spooled_rows(spool: Spool, *, start: int = 1) -> Iterator[Row]:
     for batch in spool.batches():
         if batch[-1][0] < start:
             continue
-        for number, name, team, payload, key, error, workers in batch:
+        for number, name, team, payload, key, error, workers, target in batch:
             if number >= start:
-                yield Row(number, name, team, None, payload, key, error, workers=workers)
+                yield Row(
+                    number, name, team, None, payload, key, error, workers=workers, target=target
+                )

@@ -75,7 +75,7 @@ class Report:
     def _traffic(self) -> str:
         rate = self.requests / self.elapsed if self.elapsed > 0 else 0.0
         methods = {"POST": self.posts, "PUT": self.puts, "DELETE": self.deletes}
-        kinds = [f"{n} {m}" for m, n in methods.items() if n or m == "POST"]
+        kinds = [f"{n} {m}" for m, n in methods.items() if n] or ["0 POST"]
         line = (
             f"{self.requests} requests ({', '.join(kinds)}, {self.listings} GET) in "
             f"{self.elapsed:.2f} s ({rate:.1f}/s), {self.retries} retries"

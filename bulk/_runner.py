@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pandas as pd
@@ -28,7 +29,7 @@ from ._errors import ERROR_KINDS, Interrupted
 from ._existing import decide, decide_apply
 from ._guard import guard
 from ._journal import Earlier, Journal, Target, check_journal, journal_path
-from ._options import Manifest, RunOptions, takes_options
+from ._options import Manifest, RunOptions, Sending, takes_options
 from ._ordered import OrderedResults
 from ._pacing import Pacer
 from ._payloads import Row
@@ -40,7 +41,7 @@ from ._results import STATUSES, Result, Stats, check_output, frame_of, tuples_fr
 from ._sender import Sender, Shared, unfinished
 from ._spool import Spool
 
-__all__ = ["Outcome", "arun", "execute", "execute_frame"]
+__all__ = ["Execution", "Outcome", "arun", "begin", "execute", "execute_frame"]
 
 
 @dataclass
@@ -82,10 +83,12 @@ async def arun(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     return await execute_frame(manifest, options)
 
 
-async def execute_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
-    """``arun`` taking its options as one object."""
+async def execute_frame(
+    manifest: Manifest, options: RunOptions, *, mode: str = "create"
+) -> pd.DataFrame:
+    """``arun`` (or, with ``mode="apply"``, ``aapply``) taking its options as one object."""
     index = manifest.index if isinstance(manifest, pd.DataFrame) else None
-    outcome = await execute(manifest, options)
+    outcome = await execute(manifest, options, mode=mode)
     try:
         frame = outcome.frame(index)
     finally:
@@ -100,21 +103,7 @@ async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "creat
     a run of any size never holds every result in memory. The caller closes it.
     ``mode``: "create" adds what is missing; "apply" also updates what differs."""
     o = options
-    inputs = [("manifest", manifest), ("LoRA table", o.loras)]
-    out = check_output(o.output, inputs=inputs, dry_run=o.dry_run) if o.output is not None else None
-    if out is not None and not o.dry_run:
-        check_journal(journal_path(out), inputs=inputs)
-    settings = None
-    if not o.dry_run:  # a dry run needs no key and touches no network
-        settings = resolve_settings(
-            base_url=o.base_url,
-            api_key=o.api_key,
-            api_key_file=o.api_key_file,
-            insecure=o.insecure,
-            max_active_workers=o.max_active_workers,
-        )
-    run = _Execution(out, o.control or RunControl(), dry_run=o.dry_run)
-    run.host = None if settings is None else URL(settings.base_url).host
+    run, settings = begin(o, [("manifest", manifest), ("LoRA table", o.loras)])
     try:
         keep = run.check if settings is None else run.spool
         run.prepared = prepare(
@@ -128,7 +117,29 @@ async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "creat
         raise
 
 
-class _Execution:
+def begin(options: Any, inputs: list[tuple[str, object]]) -> tuple[Execution, Settings | None]:
+    """What every run checks before it reads a row: where its results go (never over
+    an input), its journal, its settings (none for a dry run, which touches no network)."""
+    o, out = options, None
+    if o.output is not None:
+        out = check_output(o.output, inputs=inputs, dry_run=o.dry_run)
+    if out is not None and not o.dry_run:
+        check_journal(journal_path(out), inputs=inputs)
+    settings = None
+    if not o.dry_run:
+        settings = resolve_settings(
+            base_url=o.base_url,
+            api_key=o.api_key,
+            api_key_file=o.api_key_file,
+            insecure=o.insecure,
+            max_active_workers=getattr(o, "max_active_workers", None),
+        )
+    run = Execution(out, o.control or RunControl(), dry_run=o.dry_run)
+    run.host = None if settings is None else URL(settings.base_url).host
+    return run, settings
+
+
+class Execution:
     """One run's state, from its first row to its results file."""
 
     def __init__(self, out: Path | None, control: RunControl, *, dry_run: bool) -> None:
@@ -156,7 +167,7 @@ class _Execution:
     def spool(self, rows: list[Row]) -> None:
         spool_rows(self.rows, rows)
 
-    async def send(self, settings: Settings, options: RunOptions, decide: Decide) -> None:
+    async def send(self, settings: Settings, options: Sending, decide: Decide) -> None:
         journal = Journal(
             journal_path(self.out) if self.out else None,
             resume=options.resume,
@@ -224,7 +235,7 @@ def _target(settings: Settings, prepared: Prepared) -> Target:
 
 
 async def _send_all(
-    run: _Execution, settings: Settings, journal: Journal, options: RunOptions, decide: Decide
+    run: Execution, settings: Settings, journal: Journal, options: Sending, decide: Decide
 ) -> None:
     prepared, control, stats = run.prepared, run.control, run.stats
     bar = Progress(prepared.count, enabled=options.progress)

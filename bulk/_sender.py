@@ -112,7 +112,7 @@ class RowSend:
         DELETE), each admitted by the pacer."""
         row = self.row
         if row.op == "delete" and row.scale_down and not self._scaled:
-            if not await self._call("PUT", _STOP_WORKERS):
+            if not await self._call("PUT", _STOP_WORKERS, preliminary=True):
                 return
             reply = self.reply
             self._scaled = reply is not None and reply.action is Action.DONE
@@ -120,16 +120,17 @@ class RowSend:
                 return
         await self._call({"create": "POST", "update": "PUT"}.get(row.op, "DELETE"), row.payload)
 
-    async def _call(self, method: str, payload: bytes) -> bool:
-        """Sends one request; False when the run stopped first."""
+    async def _call(self, method: str, payload: bytes, *, preliminary: bool = False) -> bool:
+        """Sends one request; False when the run stopped first. A ``preliminary`` one (a
+        rollback's PUT to 0 workers) is no attempt of its own."""
         shared, row = self._shared, self.row
         sent_at = await shared.pacer.acquire()
         if shared.control.stopping:
             return False  # the last answer stands; the result says the run stopped
-        if self.attempts == 0:
-            shared.journal.intent(row)
-        self.attempts += 1
-        shared.stats.count(method, retry=self.attempts > 1)
+        if self.attempts == 0 and not self._scaled:
+            shared.journal.intent(row)  # once, before the row's first request
+        self.attempts += not preliminary
+        shared.stats.count(method, retry=self.attempts > 1 and not preliminary)
         reply = await _SEND[method](shared.client, row, payload)
         shared.learn(reply, sent_at)
         if reply.kind is Kind.RATE_LIMITED:

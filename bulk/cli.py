@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from ._cli_delete import delete_parser
 from ._cli_flags import EXIT_INTERRUPTED, EXIT_ROWS, EXIT_USAGE
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
@@ -26,7 +27,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bulk", description=__doc__.split("\n")[0])
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (create_parser, plan_parser, apply_parser, serve_parser):
+    for add in (create_parser, plan_parser, apply_parser, delete_parser, serve_parser):
         add(commands)
     return top
 

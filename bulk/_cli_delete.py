@@ -1,0 +1,104 @@
+"""``python -m bulk delete RESULTS``: roll a run back, after showing what goes."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ._cli_flags import (
+    EXIT_OK,
+    EXIT_ROWS,
+    exit_code,
+    from_args,
+    on_target,
+    sending_flags,
+    show,
+    summary_path,
+    switch,
+    target_flags,
+    write_summary_of,
+)
+from ._control import RunControl
+from ._delete import DeleteOptions, by_team, deletions, execute_delete
+from ._errors import UsageError
+from ._payloads import Row
+
+__all__ = ["delete_parser"]
+
+
+def delete_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "delete",
+        help="roll a run back: delete the apps its results file says it created",
+        description="Delete every app a run created (the 'created' rows of its results "
+        "file), each scaled to 0 active workers first. Asks before it deletes.",
+    )
+    p.add_argument("results", help="a results file of create or apply (.csv, .parquet, .jsonl)")
+    p.add_argument(
+        "-o", "--output", help="results of the rollback; default <results stem>.deleted.csv"
+    )
+    p.add_argument(
+        "--team-id", help="team of every app, for a results file that has no team_id column"
+    )
+    switch(p, "--include-existing", "also delete the apps the run found (exists, unchanged...)")
+    switch(p, "-y", "--yes", "delete without asking (needed when not on a terminal)")
+    switch(p, "--dry-run", "list the apps that would be deleted; send nothing")
+    target_flags(p)
+    sending_flags(p)
+    p.set_defaults(func=_delete)
+
+
+def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    output = args.output or default_deleted_output(args.results)
+    summary = summary_path(args, args.results, str(output))
+    control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
+    options = from_args(
+        DeleteOptions, args, output=output, progress=not args.quiet, control=control
+    )
+    rows = deletions(args.results, options)
+    print(_announce(rows))
+    if args.dry_run or not rows:
+        for row in rows:
+            line = f"  row {row.number:>4}  {row.target or '':<14} {row.name!s:<32.32}"
+            print(f"{line} {row.error or ''}".rstrip())
+        return EXIT_OK
+    if not args.yes and not _confirmed(len(rows)):
+        print("nothing was deleted", file=sys.stderr)
+        return EXIT_ROWS
+    outcome = anyio.run(on_target, args, options, lambda o: execute_delete(args.results, o))
+    try:
+        show(outcome)
+    finally:
+        outcome.close()
+    return write_summary_of(summary, outcome.report, argv, exit_code(outcome.report, argv))
+
+
+def _announce(rows: list[Row]) -> str:
+    teams = by_team(rows)
+    if not teams:
+        return "nothing to delete: the results file holds no app this run created"
+    parts = [f"{n} of team {team!r}" if team else f"{n} of your own" for team, n in teams.items()]
+    return f"will delete {sum(teams.values())} apps: {', '.join(parts)}"
+
+
+def _confirmed(count: int) -> bool:
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"refusing to delete {count} apps without a yes: not on a terminal; pass --yes "
+            "(or --dry-run to list them)"
+        )
+    return input(f"Delete these {count} apps? This cannot be undone. [y/N] ").strip().lower() in (
+        "y",
+        "yes",
+    )
+
+
+def default_deleted_output(results: str) -> Path:
+    path = Path(results)
+    return path.with_name(f"{path.stem}.deleted.csv")

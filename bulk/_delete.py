@@ -1,0 +1,171 @@
+"""``delete``: roll a run back from its results file. Every app the run created (status
+``created``) is scaled to 0 active workers when the listing shows it running, as the docs
+ask, then deleted; a 404 means it is gone already. Same pacer, retries, journal,
+``--resume`` and Ctrl-C handling as ``create``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ._config import ApiKey
+from ._control import RunControl
+from ._directory import Directory
+from ._errors import ManifestError, UsageError
+from ._formats import EXTENSIONS
+from ._journal import Prior
+from ._options import check_arguments, takes_options
+from ._payloads import Row
+from ._prepared import gather
+from ._results import Result
+from ._runner import Outcome, begin
+from ._sync import blocking
+
+__all__ = [
+    "DeleteOptions",
+    "adelete",
+    "by_team",
+    "delete",
+    "delete_frame",
+    "deletions",
+    "execute_delete",
+]
+
+MADE = frozenset({"created"})  # what a run made: all a rollback deletes
+EXISTING = frozenset({"exists", "unchanged", "updated", "drifted"})  # --include-existing
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteOptions:
+    """Everything ``delete`` takes besides the results file."""
+
+    output: str | os.PathLike[str] | None = None
+    base_url: str | None = None
+    api_key: str | ApiKey | None = field(default=None, repr=False)
+    team_id: str | None = None  # for a results file without a team_id column
+    concurrency: int = 8
+    rate: float = 0
+    max_retries: int = 5
+    timeout: float = 30
+    include_existing: bool = False
+    dry_run: bool = False
+    progress: bool = True
+    resume: bool = False
+    insecure: bool = False
+    api_key_file: str | os.PathLike[str] | None = None
+    control: RunControl | None = None
+
+    def __post_init__(self) -> None:
+        check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
+        if self.resume and (self.output is None or self.dry_run):
+            raise UsageError("--resume (resume=True) needs a real rollback with --output (output=)")
+
+
+def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[Row]:
+    """The rows to delete, from a results file: each with its app id and team."""
+    frame = _read(Path(results))
+    wanted = MADE | (EXISTING if options.include_existing else frozenset())
+    teams = frame["team_id"] if "team_id" in frame else [None] * len(frame)
+    rows = []
+    for number, name, status, app_id, team in zip(
+        frame["row"], frame["name"], frame["status"], frame["app_id"], teams, strict=True
+    ):
+        if status not in wanted:
+            continue
+        row = Row(int(number), str(name), _text(team) or options.team_id, op="delete")
+        row.target = _text(app_id)
+        if row.target is None:
+            row.error = f"row {number}: app_id: empty, so there is nothing to delete"
+        rows.append(row)
+    return rows
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value != value or str(value) == "" else str(value)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    kind = EXTENSIONS.get(path.suffix.lower())
+    if kind is None or not path.is_file():
+        raise ManifestError(f"results file {str(path)!r} not found (a .csv, .parquet or .jsonl)")
+    try:
+        if kind == "csv":
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        elif kind == "parquet":
+            frame = pd.read_parquet(path).astype(object)
+        else:
+            frame = pd.read_json(path, lines=True, dtype=False)
+    except (ValueError, OSError) as exc:
+        raise ManifestError(f"results file {str(path)!r} cannot be read: {exc}") from None
+    missing = [c for c in ("row", "name", "status", "app_id") if c not in frame]
+    if missing:
+        raise ManifestError(
+            f"results file {str(path)!r} has no {', '.join(map(repr, missing))} column: "
+            "is it a bulk results file?"
+        )
+    return frame
+
+
+def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Result | None:
+    """Deleted already by an earlier run of this journal, or to send: scaled to 0 first
+    when the listing shows it running. An app the listing misses still gets its DELETE:
+    the 404 says it is gone."""
+    if prior is not None and prior.status in ("deleted", "gone"):
+        return Result(row.number, row.name, prior.status, row.target)
+    row.op = "delete"
+    for app in directory.listed_apps(row.team, row.name):
+        if str(app.get("id")) == row.target:
+            workers = (app.get("configuration") or {}).get("active_workers")
+            row.scale_down = not isinstance(workers, int) or workers > 0
+    return None
+
+
+async def execute_delete(results: str | os.PathLike[str], options: DeleteOptions) -> Outcome:
+    """``adelete`` without the DataFrame; the caller closes the outcome."""
+    run, settings = begin(options, [("results file", results)])
+    try:
+        rows = deletions(results, options)
+        keep = run.check if settings is None else run.spool
+        run.prepared = gather(str(results), [rows], keep)
+        if settings is not None:
+            await run.send(settings, options, decide_delete)
+        return run.finish()
+    except BaseException:
+        run.close()
+        raise
+
+
+async def delete_frame(results: str | os.PathLike[str], options: DeleteOptions) -> pd.DataFrame:
+    outcome = await execute_delete(results, options)
+    try:
+        return outcome.frame()
+    finally:
+        outcome.close()
+
+
+@takes_options(DeleteOptions)
+async def adelete(results: str | os.PathLike[str], options: DeleteOptions) -> pd.DataFrame:
+    """Rolls a run back: deletes every app its results file says it created (``created``
+    rows; ``include_existing=True`` adds the apps it found), each scaled to 0 active
+    workers first. Rows end deleted, gone (already gone: a 404), failed or skipped.
+    Calling it is the confirmation: there is no prompt in the library."""
+    return await delete_frame(results, options)
+
+
+@takes_options(DeleteOptions)
+def delete(results: str | os.PathLike[str], options: DeleteOptions) -> pd.DataFrame:
+    """``adelete`` for synchronous code and notebooks; same arguments, same table."""
+    return blocking(delete_frame, results, options)
+
+
+def by_team(rows: list[Row]) -> Mapping[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        if not row.error:
+            counts[row.team or ""] = counts.get(row.team or "", 0) + 1
+    return counts
