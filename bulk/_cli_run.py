@@ -93,6 +93,7 @@ def plan_parser(commands: Any) -> None:
         f"exit {EXIT_CHANGES} when the plan would create, update or replace anything",
     )
     switch(p, "--allow-large", "allow more than 1,000 active workers in one row")
+    switch(p, "-q", "--quiet", "print the totals only, not the rows")
     p.set_defaults(func=_plan)
 
 
@@ -145,9 +146,10 @@ def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
     frame = anyio.run(on_target, args, options, lambda o: plan_frame(args.manifest, o))
     for warning in frame.attrs["warnings"]:
         print(f"warning: {warning}", file=sys.stderr)
-    print(_plan_rows(frame))
+    if not args.quiet:
+        print(_plan_rows(frame))
     print(frame.attrs["summary"])
-    print(f"plan: {frame.attrs['output']}")
+    print(f"plan file: {frame.attrs['output']}")
     actions = set(frame["action"])
     if actions & {"invalid", "conflict"}:
         return EXIT_ROWS
