@@ -65,7 +65,7 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(_announce(rows))
     if args.dry_run or not rows:
         for row in rows:
-            line = f"  row {row.number:>4}  {row.target or '':<14} {row.name!s:<32.32}"
+            line = f"  row {row.label:>4}  {row.target or '':<14} {row.name!s:<32.32}"
             print(f"{line} {row.error or ''}".rstrip())
         return EXIT_OK
     if not args.yes and not _confirmed(len(rows)):

@@ -71,14 +71,15 @@ def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[R
     frame = _read(Path(results))
     wanted = MADE | (EXISTING if options.include_existing else frozenset())
     teams = frame["team_id"] if "team_id" in frame else [None] * len(frame)
-    rows = []
+    rows: list[Row] = []
     for number, name, status, app_id, team in zip(
         frame["row"], frame["name"], frame["status"], frame["app_id"], teams, strict=True
     ):
         if status not in wanted:
             continue
-        row = Row(int(number), str(name), _text(team) or options.team_id, op="delete")
-        row.target = _text(app_id)
+        # Numbered 1..n for the run; ``label`` is the row of the results file.
+        row = Row(len(rows) + 1, str(name), _text(team) or options.team_id, op="delete")
+        row.label, row.target = int(number), _text(app_id)
         if row.target is None:
             row.error = f"row {number}: app_id: empty, so there is nothing to delete"
         rows.append(row)
@@ -130,6 +131,7 @@ async def execute_delete(results: str | os.PathLike[str], options: DeleteOptions
     run, settings = begin(options, [("results file", results)])
     try:
         rows = deletions(results, options)
+        run.results.labels = [row.label for row in rows]
         keep = run.check if settings is None else run.spool
         run.prepared = gather(str(results), [rows], keep)
         if settings is not None:

@@ -34,6 +34,7 @@ class OrderedResults:
         self._ready: list[tuple[Any, ...]] = []
         self._next = 1  # the first row without its result in the spool
         self._taken = 0  # the last row handed to the pool
+        self.labels: list[int] | None = None  # the row number to show for each row
         self._moved: anyio.Event | None = None
 
     def add(self, result: Result) -> None:
@@ -51,7 +52,10 @@ class OrderedResults:
             self._moved = None
 
     def _emit(self, r: Result) -> None:
-        self._ready.append(r.as_tuple())
+        row = r.as_tuple()
+        if self.labels is not None:  # rows numbered 1..n here, shown by their own numbers
+            row = (self.labels[r.row - 1], *row[1:])
+        self._ready.append(row)
         self._next += 1
         if len(self._ready) >= _BATCH:
             self._spool.append(self._ready)

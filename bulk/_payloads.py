@@ -44,6 +44,7 @@ class Row:
     target: str | None = None
     scale_down: bool = False
     workers: int = 0  # the active workers it asks for (the cost guard adds them up)
+    label: int = 0  # the row number to show, when it is not ``number`` (a rollback's)
 
 
 def idempotency_key(team: str | None, name: str, payload: bytes) -> str:

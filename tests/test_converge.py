@@ -326,3 +326,19 @@ def test_a_field_the_manifest_leaves_empty_is_not_managed():
     live = body("x", workers=3, description="theirs") | {"id": "app_1"}
     assert judge(wanted, [live]).action == "unchanged"
     assert Counter(judge(body("x", tier="STANDARD"), [live]).fixed)  # a tier change is fixed
+
+
+def test_the_library_plans_applies_and_rolls_back(tmp_path, emulator_thread):
+    path = manifest(tmp_path, bad=False)
+    with emulator_thread() as emu:
+        seed(emu)
+        given = {"base_url": emu.url, "api_key": KEY, "team_id": TEAM, "progress": False}
+        plan = bulk.plan(path, **given)
+        assert plan.attrs["totals"].actions["update"] == 3 and plan.attrs["output"] is None
+        applied = bulk.apply(path, output=tmp_path / "r.csv", **given)
+        assert applied.attrs["report"].puts == 3 and "updated" in set(applied.status)
+        rolled = bulk.delete(tmp_path / "r.csv", base_url=emu.url, api_key=KEY, progress=False)
+        names = sorted(a["name"] for a in emu.apps[TEAM].values())
+    assert rolled.status.tolist() == ["deleted"] and rolled.name.tolist() == ["new"]
+    assert rolled.row.tolist() == [7]  # the row of the results file it came from
+    assert "new" not in names and len(names) == 7
