@@ -27,6 +27,7 @@ from ._cli_flags import (
 from ._control import RunControl
 from ._delete import DeleteOptions, by_team, deletions, execute_delete
 from ._errors import UsageError
+from ._logs import log
 from ._payloads import Row
 
 __all__ = ["delete_parser"]
@@ -69,7 +70,7 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
             print(f"{line} {row.error or ''}".rstrip())
         return EXIT_OK
     if not args.yes and not _confirmed(len(rows)):
-        print("nothing was deleted", file=sys.stderr)
+        log.warning("nothing was deleted")
         return EXIT_ROWS
     outcome = anyio.run(on_target, args, options, lambda o: execute_delete(args.results, o))
     try:

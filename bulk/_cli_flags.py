@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ._errors import UsageError
+from ._logs import log
 from ._options import RunOptions
 from ._progress import describe_rows
 from ._report import Report, write_summary
@@ -22,9 +22,11 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_ROWS",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "exit_code",
     "from_args",
+    "log_flags",
     "on_target",
     "reading_flags",
     "sending_flags",
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-EXIT_OK, EXIT_ROWS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ROWS, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 def switch(p: Any, *flags_and_text: str) -> None:
@@ -49,6 +51,25 @@ def _tuning(p: argparse.ArgumentParser, flag: str, kind: type, text: str) -> Non
     """A flag whose default is RunOptions' field of the same name, written there once."""
     default = getattr(RunOptions, flag.lstrip("-").replace("-", "_"))
     p.add_argument(flag, type=kind, default=default, help=f"{text} (default %(default)s)")
+
+
+def log_flags(p: argparse.ArgumentParser) -> None:
+    """Where the log goes and how much of it: every command has them."""
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines on stderr (or --log-file) as text or JSON, each with its UTC time "
+        "(default %(default)s)",
+    )
+    p.add_argument("--log-file", metavar="PATH", help="append the log to PATH instead of stderr")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="-v: one line per request attempt; -vv: also the pacer's decisions",
+    )
 
 
 def reading_flags(p: argparse.ArgumentParser) -> None:
@@ -106,7 +127,7 @@ async def on_target(
     if not getattr(args, "emulator", False):
         return await work(options)
     async with serve() as emulator:
-        print(f"emulator: serving the RunGen.AI API at {emulator.url}", file=sys.stderr)
+        log.info(f"emulator: serving the RunGen.AI API at {emulator.url}")
         return await work(replace(options, base_url=emulator.url, api_key=emulator.api_key))
 
 
@@ -135,16 +156,17 @@ def write_summary_of(path: Path | None, report: Report, argv: Sequence[str], cod
 def exit_code(report: Report, argv: Sequence[str]) -> int:
     if report.interrupted:
         again = [a for a in argv if a != "--resume"] + ["--resume"]
-        print(f"interrupted. To finish: python -m bulk {shlex.join(again)}", file=sys.stderr)
+        log.warning(f"interrupted. To finish: python -m bulk {shlex.join(again)}")
         return EXIT_INTERRUPTED
     if report.stopped:
-        print(f"stopped early: {report.stopped}", file=sys.stderr)
+        log.warning(f"stopped early: {report.stopped}")
+        return EXIT_STOPPED
     return EXIT_OK if report.succeeded else EXIT_ROWS
 
 
 def show(outcome: Outcome, *, dry_run: bool = False) -> None:
     for warning in outcome.report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        log.warning(f"warning: {warning}")
     if dry_run and outcome.prepared.first_body:
         print(f"first body (of {outcome.results.counts['valid']} to send):")
         print(outcome.prepared.first_body)

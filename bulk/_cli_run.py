@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from ._cli_flags import (
     write_summary_of,
 )
 from ._control import RunControl
+from ._logs import log
 from ._options import RunOptions
 from ._plan import default_plan_output, plan_frame
 from ._results import default_output
@@ -145,7 +145,7 @@ def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
     options = from_args(RunOptions, args, output=output, progress=False)
     frame = anyio.run(on_target, args, options, lambda o: plan_frame(args.manifest, o))
     for warning in frame.attrs["warnings"]:
-        print(f"warning: {warning}", file=sys.stderr)
+        log.warning(f"warning: {warning}")
     if not args.quiet:
         print(_plan_rows(frame))
     print(frame.attrs["summary"])

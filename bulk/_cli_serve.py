@@ -16,6 +16,13 @@ from .emulator import Faults, serve
 __all__ = ["serve_parser"]
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {text}")
+    return value
+
+
 def _share(text: str) -> float:
     value = float(text)
     if not 0 <= value <= 1:
@@ -30,7 +37,7 @@ def serve_parser(commands: Any) -> None:
         description="Run the RunGen.AI API emulator, with faults on demand.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any free)")
     p.add_argument("--api-key", help="the key it accepts (default: a random one, printed)")
     p.add_argument("--rate-limit", type=float, default=0, help="requests/s per key, then 429")
     p.add_argument(

@@ -91,6 +91,12 @@ def check_base_url(url: str, *, insecure: bool = False) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"base URL {url!r} is not an http(s) URL (e.g. {DEFAULT_BASE_URL})")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        # It would be written to the journal and the summary: a key must not ride there.
+        raise ConfigError(
+            "the base URL must be a plain address (no user, password or query in it): "
+            f"give the key in {ENV_API_KEY} or --api-key-file, e.g. {DEFAULT_BASE_URL}"
+        )
     if parts.scheme == "http" and not _is_loopback(parts.hostname) and not insecure:
         raise ConfigError(
             f"base URL {url!r} is plain http: the API key would travel unencrypted; "

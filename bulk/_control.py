@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -13,6 +12,8 @@ from typing import Any
 import anyio
 import anyio.abc
 import anyio.lowlevel
+
+from ._logs import log
 
 __all__ = ["RunControl", "catch_signals", "until_stopped"]
 
@@ -92,14 +93,12 @@ class RunControl:
 
     def _on_signal(self) -> None:
         if self.interrupted:
-            print("abandoning the requests in flight", file=sys.stderr, flush=True)
+            log.warning("abandoning the requests in flight")
             self._abandon()
             return
-        print(
-            f"stopping: no new rows; waiting up to {self.grace:g} s for requests in "
-            "flight (Ctrl-C again to abandon them)",
-            file=sys.stderr,
-            flush=True,
+        log.warning(
+            f"stopping: no new rows; waiting up to {self.grace:g} s for the requests in "
+            "flight (Ctrl-C again to abandon them)"
         )
         self._interrupt()
 

@@ -19,7 +19,7 @@ from ._directory import Directory
 from ._errors import ManifestError, UsageError
 from ._formats import EXTENSIONS
 from ._journal import Prior
-from ._options import check_arguments, takes_options
+from ._options import check_arguments, check_team, takes_options
 from ._payloads import Row
 from ._prepared import gather
 from ._results import Result
@@ -62,6 +62,7 @@ class DeleteOptions:
 
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
+        check_team(self.team_id)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError("--resume (resume=True) needs a real rollback with --output (output=)")
 

@@ -19,13 +19,27 @@ from ._config import ApiKey
 from ._control import RunControl
 from ._errors import UsageError
 
-__all__ = ["Manifest", "RunOptions", "Sending", "check_arguments", "takes_options"]
+__all__ = [
+    "Manifest",
+    "RunOptions",
+    "Sending",
+    "check_arguments",
+    "check_team",
+    "takes_options",
+]
 
 Manifest = str | os.PathLike[str] | pd.DataFrame
 P = ParamSpec("P")
 T = TypeVar("T")
 Opts = TypeVar("Opts")  # an options dataclass
 G = TypeVar("G")  # what the function is given: a manifest, a results file
+
+
+def check_team(team_id: str | None) -> None:
+    if team_id is not None and not team_id.strip():
+        raise UsageError(
+            "--team-id (team_id=) is empty: give a team id, or leave it out for the key's own apps"
+        )
 
 
 def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -102,6 +116,7 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
+        check_team(self.team_id)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError(
                 "--resume (resume=True) needs a real run with --output (output=): the "

@@ -220,7 +220,16 @@ def _required(record: Mapping[str, Any], field: str, problems: _Problems) -> str
     if is_blank(value):
         problems.add(field, "is required but empty")
         return ""
-    return _text(value)
+    return _plain(value, field, problems) or ""
+
+
+def _plain(value: Any, field: str, problems: _Problems) -> str | None:
+    """A text cell as text (numbers written as numbers are text too); a list, an
+    object or bytes is no text, and is never sent as Python would print it."""
+    if isinstance(value, str | numbers.Real):
+        return _text(value)
+    problems.add(field, f"must be text, got {_show(value)}")
+    return None
 
 
 def _body(given: Record, problems: _Problems, allow_large: bool = False) -> dict[str, Any]:
@@ -238,15 +247,17 @@ def _body(given: Record, problems: _Problems, allow_large: bool = False) -> dict
     workers = _workers(record.get("active_workers"), problems, allow_large)
     if workers is not None:
         configuration["active_workers"] = workers
-    if not is_blank(record.get("location")):
-        configuration["location"] = _text(record["location"])
+    location = record.get("location")
+    if not is_blank(location) and (text := _plain(location, "location", problems)):
+        configuration["location"] = text
     workflow: dict[str, Any] = {"model_url": url}
     loras = _loras(given, problems)
     if loras:
         workflow["tools"] = {"loras": loras}
     body: dict[str, Any] = {"name": name}
-    if not is_blank(record.get("description")):
-        body["description"] = _text(record["description"])
+    description = record.get("description")
+    if not is_blank(description) and (text := _plain(description, "description", problems)):
+        body["description"] = text
     body["configuration"] = configuration
     body["workflow"] = workflow
     return body

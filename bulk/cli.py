@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 from . import __version__
 from ._cli_delete import delete_parser
-from ._cli_flags import EXIT_INTERRUPTED, EXIT_ROWS, EXIT_USAGE
+from ._cli_flags import EXIT_INTERRUPTED, EXIT_ROWS, EXIT_STOPPED, EXIT_USAGE, log_flags
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
-from ._errors import BulkError, ManifestError, UsageError
+from ._errors import BulkError, ManifestError, ServiceError, UsageError
+from ._logs import configure, log
 
 __all__ = ["main", "parser"]
 
@@ -29,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (create_parser, plan_parser, apply_parser, delete_parser, serve_parser):
         add(commands)
+    for command in commands.choices.values():
+        log_flags(command)
     return top
 
 
@@ -37,18 +40,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     try:
+        undo = configure(format=args.log_format, file=args.log_file, verbosity=args.verbose)
+    except OSError as exc:
+        print(f"Error: --log-file {args.log_file!r}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return _run(args, argv)
+    finally:
+        undo()
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    """The command, its domain errors turned into ``Error: ...`` and an exit status."""
+    try:
         code: int = args.func(args, argv)
         return code
     except UsageError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        log.error(f"Error: {exc}")
         return EXIT_USAGE
+    except ServiceError as exc:
+        log.error(f"Error: {exc}")
+        return EXIT_STOPPED
     except BulkError as exc:
-        code = EXIT_USAGE if isinstance(exc, ManifestError) else EXIT_ROWS
-        print(f"Error: {exc}", file=sys.stderr)
-        return code
+        log.error(f"Error: {exc}")
+        return EXIT_USAGE if isinstance(exc, ManifestError) else EXIT_ROWS
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        log.warning("interrupted")
         return EXIT_INTERRUPTED
     except OSError as exc:
-        print(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        log.error(f"Error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_USAGE

@@ -351,7 +351,7 @@ def test_a_run_that_sent_nothing_does_not_block_the_corrected_run(tmp_path, emul
         wrong = run_cli(
             "create", "m.csv", cwd=tmp_path, env=cli_env(emu.url, RUNGEN_API_KEY="wrong-key-123")
         )
-        assert wrong.returncode == 1 and emu.record.posts == 0
+        assert wrong.returncode == 3 and emu.record.posts == 0  # the key was refused
         done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
         assert done.returncode == 0, done.stderr
         assert len(held(emu)) == 3
