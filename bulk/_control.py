@@ -62,6 +62,11 @@ class RunControl:
         else:
             loop.call_soon_threadsafe(call)
 
+    async def pause(self, seconds: float) -> None:
+        """Sleeps, unless the run is interrupted meanwhile."""
+        with anyio.move_on_after(seconds):
+            await self.wait_interrupted()
+
     def halt(self, reason: str, *, kind: str | None = None) -> None:
         if not self.stopping:
             self.stopping, self.reason, self.reason_kind = True, reason, kind

@@ -32,6 +32,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
+from ._logs import TRACE, note
+
 __all__ = ["Pacer"]
 
 
@@ -124,6 +126,7 @@ class Pacer:
         old = self.rate
         self._adaptive = adaptive
         new = self.rate
+        note(TRACE, "pacer rate", rate_from=round(old, 2), rate_to=round(new, 2))
         if self._tat > now and math.isfinite(old) and new != old:
             self._tat = now + (self._tat - now) * old / new
 
@@ -167,3 +170,4 @@ class Pacer:
         if retry_after is not None and retry_after > 0:
             pause = max(min(retry_after, 1 / self.rate), retry_after - 1.0)
             self.paused_until = max(self.paused_until, now + pause)
+            note(TRACE, "pacer pause", seconds=round(pause, 3), retry_after=retry_after)

@@ -29,6 +29,7 @@ from ._errors import ERROR_KINDS, Interrupted
 from ._existing import decide, decide_apply
 from ._guard import guard
 from ._journal import Earlier, Journal, Target, check_journal, journal_path
+from ._logs import log
 from ._options import Manifest, RunOptions, Sending, takes_options
 from ._ordered import OrderedResults
 from ._pacing import Pacer
@@ -253,8 +254,8 @@ async def _send_all(
             directory = Directory(client, pacer, stats=stats)
             shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
             sender = Sender(shared, max_retries=options.max_retries)
-            await _let_land(journal.earlier, options.timeout)
-            if await pool.list_teams(directory, prepared.sending_teams):
+            await _let_land(journal.earlier, options.timeout, sleep=control.pause)
+            if not control.stopping and await pool.list_teams(directory, prepared.sending_teams):
                 limit = settings.max_active_workers
                 if limit is not None:
                     guard(pool.decisions(directory, journal.earlier, decide), limit)
@@ -297,4 +298,8 @@ async def _let_land(
     last, timeout = earlier.last_unanswered(), earlier.timeout or timeout
     wait = 0.0 if last is None else min(timeout, last + timeout - time.time())
     if wait > 0:
+        log.info(
+            f"waiting {wait:.0f} s for the last requests of the stopped run to reach the "
+            "server before looking them up (Ctrl-C stops)"
+        )
         await sleep(wait)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from logging import DEBUG
 
 import anyio
 from tenacity import AsyncRetrying
@@ -23,6 +24,7 @@ from ._client import Action, Client, Kind, Reply
 from ._control import RunControl
 from ._directory import Directory, Unsettled, conflict_message
 from ._journal import Journal
+from ._logs import log, note
 from ._pacing import Pacer
 from ._payloads import Row
 from ._results import Result, Stats
@@ -133,6 +135,19 @@ class RowSend:
         shared.stats.count(method, retry=self.attempts > 1 and not preliminary)
         reply = await _SEND[method](shared.client, row, payload)
         shared.learn(reply, sent_at)
+        if log.isEnabledFor(DEBUG):
+            took = shared.clock() - sent_at
+            note(
+                DEBUG,
+                "attempt",
+                row=row.label or row.number,
+                name=row.name,
+                method=method,
+                status=reply.status,
+                kind=reply.kind.value,
+                attempt=self.attempts,
+                latency=round(took, 3),
+            )
         if reply.kind is Kind.RATE_LIMITED:
             self.throttled += 1
             shared.stats.throttled += 1

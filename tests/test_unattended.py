@@ -1,0 +1,137 @@
+"""Unattended runs: exit statuses a scheduler can act on, logs with times, and the fixes
+a new user's trial asked for."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import anyio
+import pandas as pd
+import pytest
+
+import bulk
+from bulk.emulator import Faults
+
+from .helpers import KEY, cli_env, run_cli
+
+URL = "https://huggingface.co/x/y"
+
+
+def manifest(tmp_path, n=4, **extra):
+    frame = pd.DataFrame(
+        {"name": [f"app-{i}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **extra}
+    )
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    return tmp_path / "m.csv"
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    # "service down" gives 3 as well: test_faults.test_service_down_trips_the_retry_budget
+    [("ok", 0), ("invalid", 1), ("usage", 2), ("key", 3), ("plan-key", 3)],
+)
+def test_each_outcome_has_its_exit_status(tmp_path, emulator_thread, case, expected):
+    manifest(
+        tmp_path, gpu_tier=["BASIC", "NOPE", "BASIC", "BASIC"] if case == "invalid" else "BASIC"
+    )
+    with emulator_thread() as emu:
+        env = (
+            cli_env(emu.url, RUNGEN_API_KEY="wrong-key-1234") if "key" in case else cli_env(emu.url)
+        )
+        command = {"usage": ["create", "missing.csv"], "plan-key": ["plan", "m.csv"]}
+        args = command.get(case, ["create", "m.csv", "--max-retries", "2"])
+        done = run_cli(*args, cwd=tmp_path, env=env)
+    assert done.returncode == expected, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "wrong-key-1234" not in done.stdout + done.stderr
+
+
+def test_json_log_lines_carry_a_utc_time_and_one_line_per_attempt(tmp_path, emulator_thread):
+    manifest(tmp_path, 3)
+    faults = Faults(rate_limit=20, burst=1, retry_after="none")
+    with emulator_thread(faults) as emu:
+        args = ("create", "m.csv", "--log-format", "json", "-vv", "--log-file", "log.jsonl")
+        done = run_cli(*args, cwd=tmp_path, env=cli_env(emu.url))
+        posts = emu.record.posts
+    assert done.returncode == 0 and done.stderr == ""  # the log went to the file
+    text = (tmp_path / "log.jsonl").read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert all(line["ts"].endswith("Z") and "T" in line["ts"] for line in lines)
+    attempts = [line for line in lines if line["message"] == "attempt"]
+    assert len(attempts) == posts
+    assert set(attempts[0]) >= {"row", "name", "status", "kind", "attempt", "latency"}
+    assert any(line["message"].startswith("pacer") for line in lines)  # -vv, after a 429
+    assert KEY not in text
+
+
+def test_text_log_lines_start_with_their_utc_time(tmp_path, emulator_thread):
+    manifest(tmp_path, 2, gpu_tier=["BASIC", "NOPE"])
+    with emulator_thread() as emu:
+        done = run_cli("create", "m.csv", "--max-retries", "-1", cwd=tmp_path, env=cli_env(emu.url))
+    (line,) = done.stderr.splitlines()
+    stamp, message = line.split(" ", 1)
+    assert stamp.endswith("Z") and time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S")
+    assert message.startswith("Error: ")
+
+
+@pytest.mark.anyio
+async def test_waiting_for_a_killed_runs_requests_stops_on_ctrl_c():
+    control = bulk.RunControl()
+    started = time.monotonic()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(control.pause, 30)
+        await anyio.sleep(0.05)
+        control.interrupt()
+    assert time.monotonic() - started < 5
+
+
+def test_a_second_app_of_a_name_on_purpose_is_made_even_where_keys_are_honoured(
+    tmp_path, emulator_thread
+):
+    manifest(tmp_path, 1)
+    with emulator_thread() as emu:  # honours Idempotency-Key
+        env = cli_env(emu.url)
+        assert run_cli("create", "m.csv", cwd=tmp_path, env=env).returncode == 0
+        args = ("create", "m.csv", "--no-skip-existing", "-o", "again.csv")
+        assert run_cli(*args, cwd=tmp_path, env=env).returncode == 0
+        assert emu.record.created[("user_emulated", "app-0")] == 2
+    first = pd.read_csv(tmp_path / "m.results.csv").app_id[0]
+    second = pd.read_csv(tmp_path / "again.csv").app_id[0]
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--base-url", "http://user:secret-key-1234@127.0.0.1:1"], "must be a plain address"),
+        (["--base-url", "https://api.example.com/?key=secret-key-1234"], "must be a plain address"),
+        (["--team-id", " "], "--team-id (team_id=) is empty"),
+    ],
+)
+def test_unusable_settings_are_usage_errors_that_show_no_secret(tmp_path, args, message):
+    manifest(tmp_path, 1)
+    done = run_cli("create", "m.csv", *args, cwd=tmp_path, env=cli_env("http://127.0.0.1:1"))
+    assert done.returncode == 2 and message in done.stderr
+    assert "secret-key-1234" not in done.stderr + done.stdout
+
+
+def test_serve_refuses_a_port_out_of_range_without_a_traceback(tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        from bulk.cli import main
+
+        main(["serve", "--port", "99999"])
+    assert stopped.value.code == 2
+
+
+def test_a_list_or_an_object_in_a_text_cell_is_a_row_error():
+    frame = pd.DataFrame(
+        {
+            "name": ["a", "b"],
+            "gpu_tier": "BASIC",
+            "model_url": URL,
+            "description": [{"k": 1}, ["x"]],
+        }
+    )
+    results = bulk.run(frame, dry_run=True, progress=False)
+    assert results.status.tolist() == ["invalid", "invalid"]
+    assert results.error[0] == "row 1: description: must be text, got {'k': 1}"
