@@ -50,7 +50,7 @@ def switch(p: Any, *flags_and_text: str) -> None:
 def _tuning(p: argparse.ArgumentParser, flag: str, kind: type, text: str) -> None:
     """A flag whose default is RunOptions' field of the same name, written there once."""
     default = getattr(RunOptions, flag.lstrip("-").replace("-", "_"))
-    p.add_argument(flag, type=kind, default=default, help=f"{text} (default %(default)s)")
+    p.add_argument(flag, type=kind, default=default, help=text)
 
 
 def log_flags(p: argparse.ArgumentParser) -> None:
@@ -59,8 +59,7 @@ def log_flags(p: argparse.ArgumentParser) -> None:
         "--log-format",
         choices=("text", "json"),
         default="text",
-        help="log lines on stderr (or --log-file) as text or JSON, each with its UTC time "
-        "(default %(default)s)",
+        help="log lines on stderr (or --log-file) as text or JSON, each with its UTC time",
     )
     p.add_argument("--log-file", metavar="PATH", help="append the log to PATH instead of stderr")
     p.add_argument(

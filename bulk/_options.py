@@ -21,6 +21,7 @@ from ._errors import UsageError
 
 __all__ = [
     "Manifest",
+    "OptionError",
     "RunOptions",
     "Sending",
     "check_arguments",
@@ -48,7 +49,7 @@ def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: fl
             "concurrency",
             concurrency,
             isinstance(concurrency, int) and concurrency >= 1,
-            "a whole number 1 or more, e.g. concurrency=8",
+            "a whole number 1 or more",
         ),
         (
             "rate",
@@ -60,18 +61,31 @@ def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: fl
             "max_retries",
             max_retries,
             isinstance(max_retries, int) and max_retries >= 0,
-            "a whole number 0 or more, e.g. max_retries=5",
+            "a whole number 0 or more",
         ),
         (
             "timeout",
             timeout,
             isinstance(timeout, int | float) and timeout > 0,
-            "seconds per request, more than 0, e.g. timeout=30",
+            "seconds per request, more than 0",
         ),
     ]
-    for name, value, ok, fix in checks:
+    for name, value, ok, rule in checks:
         if not ok or isinstance(value, bool):
-            raise UsageError(f"{name} must be {fix}; got {value!r}")
+            raise OptionError(name, rule, value)
+
+
+class OptionError(UsageError):
+    """An option out of its range. Says the fix in the library's spelling
+    (``max_retries=5``); ``as_flag()`` in the command line's (``--max-retries``)."""
+
+    def __init__(self, name: str, rule: str, value: object) -> None:
+        self.name, self.rule, self.value = name, rule, value
+        example = getattr(RunOptions, name)
+        super().__init__(f"{name} must be {rule}, e.g. {name}={example}; got {value!r}")
+
+    def as_flag(self) -> str:
+        return f"--{self.name.replace('_', '-')} must be {self.rule}; got {self.value}"
 
 
 class Sending(Protocol):

@@ -1,10 +1,6 @@
 """Step 7: the command line, a thin layer over the library and the emulator: each command
 parses its flags, calls one library function, and turns a domain error into
-``Error: ...`` and an exit status.
-
-Exit status: 0 done; 1 some row failed, was invalid or skipped; 2 a usage error or an
-unusable manifest; 4 ``plan --detailed-exitcode`` found changes; 130 interrupted
-(--resume finishes).
+``Error: ...`` and an exit status (listed in ``_cli_help.EXITS``).
 """
 
 from __future__ import annotations
@@ -16,22 +12,27 @@ from collections.abc import Sequence
 from . import __version__
 from ._cli_delete import delete_parser
 from ._cli_flags import EXIT_INTERRUPTED, EXIT_ROWS, EXIT_STOPPED, EXIT_USAGE, log_flags
+from ._cli_help import EPILOGS, EXITS, TOP, Help
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
 from ._errors import BulkError, ManifestError, ServiceError, UsageError
 from ._logs import configure, log
+from ._options import OptionError
 
 __all__ = ["main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m bulk", description=__doc__.split("\n")[0])
-    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    top = argparse.ArgumentParser(
+        prog="python -m bulk", description=TOP, epilog=EXITS, formatter_class=Help
+    )
+    top.add_argument("--version", action="version", version=f"bulk {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (create_parser, plan_parser, apply_parser, delete_parser, serve_parser):
         add(commands)
-    for command in commands.choices.values():
+    for name, command in commands.choices.items():
         log_flags(command)
+        command.formatter_class, command.epilog = Help, EPILOGS[name]
     return top
 
 
@@ -55,6 +56,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     try:
         code: int = args.func(args, argv)
         return code
+    except OptionError as exc:
+        log.error(f"Error: {exc.as_flag()}")
+        return EXIT_USAGE
     except UsageError as exc:
         log.error(f"Error: {exc}")
         return EXIT_USAGE

@@ -123,8 +123,11 @@ def test_exit_0_when_every_row_is_created(tmp_path, emulator_thread):
         (["missing.csv"], "Error: manifest 'missing.csv' not found"),
         (["m.xlsx"], "Error: manifest 'm.xlsx': unknown extension '.xlsx'"),
         (["cols.csv"], "Error: manifest 'cols.csv' has no 'gpu_tier' column"),
-        (["m.csv", "--concurrency", "0"], "Error: concurrency must be a whole number 1 or more"),
-        (["m.csv", "--rate", "-2"], "Error: rate must be requests per second"),
+        (
+            ["m.csv", "--concurrency", "0"],
+            "Error: --concurrency must be a whole number 1 or more; got 0",
+        ),
+        (["m.csv", "--rate", "-2"], "Error: --rate must be requests per second"),
         (["m.csv", "-o", "r.xlsx"], "Error: output 'r.xlsx': unknown extension '.xlsx'"),
         (["m.csv", "--base-url", "http://api.example.com"], "is plain http"),
         (["m.csv", "--api-key-file", "nokey"], "cannot read the API key file 'nokey'"),

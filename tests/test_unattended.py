@@ -135,3 +135,29 @@ def test_a_list_or_an_object_in_a_text_cell_is_a_row_error():
     results = bulk.run(frame, dry_run=True, progress=False)
     assert results.status.tolist() == ["invalid", "invalid"]
     assert results.error[0] == "row 1: description: must be text, got {'k': 1}"
+
+
+@pytest.mark.parametrize("command", ["create", "plan", "apply", "delete", "serve"])
+def test_every_help_screen_stands_alone(capsys, command):
+    from bulk.cli import main
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = capsys.readouterr().out
+    for part in ("examples:", "environment:", "RUNGEN_API_KEY", "files written", "exit status:"):
+        assert part in text, part
+    for code in ("0 ", "1 ", "2 ", "3 ", "130 "):
+        assert f"\n  {code}" in text
+    assert "Step 7" not in text
+
+
+def test_version_names_the_tool_and_errors_use_the_flags_spelling(tmp_path, capsys):
+    from bulk.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"bulk {bulk.__version__}"
+    manifest(tmp_path, 1)
+    done = run_cli("create", "m.csv", "--max-retries", "-2", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "Error: --max-retries must be a whole number 0 or more; got -2" in done.stderr

@@ -1,0 +1,76 @@
+"""The help screens: each command's plain sentence, its options with their defaults,
+then examples, the environment, the files it writes and the exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["EPILOGS", "TOP", "Help"]
+
+TOP = "Create, plan, update and roll back RunGen.AI apps from one manifest file."
+
+ENVIRONMENT = """environment:
+  RUNGEN_API_KEY              the API key (or --api-key-file PATH); never printed
+  RUNGEN_BASE_URL             the API (default https://api.rungen.ai)
+  RUNGEN_MAX_ACTIVE_WORKERS   the cost guard of create and apply (--max-active-workers)"""
+
+EXITS = """exit status:
+  0    done
+  1    some rows failed or are invalid (the run itself finished)
+  2    usage error or unusable input; nothing was sent
+  3    the server stopped the run early (key refused, service down); unsent rows skipped
+  4    plan --detailed-exitcode only: the plan would create, update or replace
+  130  interrupted (Ctrl-C, SIGTERM); run the same command with --resume"""
+
+_RUN_FILES = """files written:
+  <manifest stem>.results.csv         one row per manifest row (-o to choose)
+  <results stem>.journal.jsonl        every intent before its request, for --resume
+  --summary-json PATH                 the run's report as JSON"""
+
+_EXAMPLES = {
+    "create": """examples:
+  python -m bulk create apps.csv --emulator        try it now, offline
+  python -m bulk create apps.csv --team-id team_42 --rate 20
+  python -m bulk create apps.csv --resume          finish a run that was stopped
+  python -m bulk create apps.xlsx --sheet Apps --dry-run""",
+    "plan": """examples:
+  python -m bulk plan apps.csv --team-id team_42
+  python -m bulk plan apps.csv --detailed-exitcode -q && echo nothing to do""",
+    "apply": """examples:
+  python -m bulk apply apps.csv --team-id team_42 --max-active-workers 200
+  python -m bulk apply apps.csv --resume""",
+    "delete": """examples:
+  python -m bulk delete apps.results.csv --dry-run     list what would go
+  python -m bulk delete apps.results.csv --yes         roll back without asking""",
+    "serve": """examples:
+  python -m bulk serve --port 8080 --rate-limit 50 --error-rate 0.1
+  python -m bulk serve --port 0 --api-key test-key-1234 --no-idempotency""",
+}
+
+_FILES = {
+    "create": _RUN_FILES,
+    "apply": _RUN_FILES,
+    "plan": """files written:
+  <manifest stem>.plan.csv            one row per manifest row with its action (-o)""",
+    "delete": """files written:
+  <results stem>.deleted.csv          one row per app with its fate (-o to choose)
+  <output stem>.journal.jsonl         every intent before its request, for --resume
+  --summary-json PATH                 the rollback's report as JSON""",
+    "serve": "files written: none (the emulator keeps its apps in memory)",
+}
+
+EPILOGS = {
+    name: "\n\n".join((_EXAMPLES[name], ENVIRONMENT, _FILES[name], EXITS)) for name in _EXAMPLES
+}
+
+
+class Help(argparse.RawDescriptionHelpFormatter):
+    """Epilogs as written; every option that has a default shows it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        shown = default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text
+        if shown and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
