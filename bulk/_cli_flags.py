@@ -71,6 +71,13 @@ def log_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _delimiter(text: str) -> str:
+    value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"must be one character (or 'tab'), got {text!r}")
+    return value
+
+
 def reading_flags(p: argparse.ArgumentParser) -> None:
     """The manifest and how to read it."""
     p.add_argument("manifest", help="the manifest: .csv, .parquet, .jsonl or .ndjson")
@@ -81,6 +88,17 @@ def reading_flags(p: argparse.ArgumentParser) -> None:
         "(columns app, id, versionId, downloadUrl, name, weight)",
     )
     p.add_argument("--team-id", help="team owning every app (a team_id column overrides it)")
+    p.add_argument(
+        "--encoding",
+        default=RunOptions.encoding,
+        help="text encoding of CSV and JSONL files (a BOM is fine); cp1252 for Excel on Windows",
+    )
+    p.add_argument(
+        "--delimiter",
+        type=_delimiter,
+        help="the CSV delimiter; by default sniffed among , ; tab and | (tab: 'tab' or '\\t')",
+    )
+    p.add_argument("--sheet", help="the sheet of an .xlsx manifest (default: the first)")
 
 
 def target_flags(p: argparse.ArgumentParser) -> None:

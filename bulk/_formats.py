@@ -1,6 +1,7 @@
-"""Reading tabular files (CSV, Parquet, JSONL) and DataFrames in chunks of records.
+"""Reading tabular files (CSV, TSV, Parquet, JSONL, .xlsx) and DataFrames in chunks of
+(line, record) pairs; the line is the file's or the sheet's, None where there is none.
 
-Cells are read as text (CSV) or as the file's own native values (Parquet, JSONL), never
+Cells are read as text (CSV) or as the file's own native values (the others), never
 through pandas' float inference, so that an id like ``007310`` or ``212532`` arrives
 exactly as written. Converting values is the validator's job, done on purpose there.
 Memory stays flat: one chunk of records is alive at a time.
@@ -8,8 +9,8 @@ Memory stays flat: one chunk of records is alive at a time.
 
 from __future__ import annotations
 
+import csv
 import json
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,12 +21,17 @@ import pyarrow
 import pyarrow.parquet
 
 from . import _jsoncodec as jsoncodec
+from ._delimited import Reading, delimited_header, delimited_rows, where_undecodable
 from ._errors import ManifestError
+from ._excel import excel_header, excel_rows
 from ._records import BadLine, Raw
+
+Chunk = list[tuple[int | None, Raw]]
 
 __all__ = [
     "CHUNK_ROWS",
     "EXTENSIONS",
+    "Chunk",
     "file_chunks",
     "format_of",
     "frame_chunks",
@@ -38,10 +44,12 @@ CHUNK_ROWS = 2_000  # records per chunk: enough to amortise, small enough to sta
 _NESTED = ("configuration", "workflow", "workflow.tools")
 EXTENSIONS = {
     ".csv": "csv",
+    ".tsv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
+    ".xlsx": "xlsx",
 }
 
 
@@ -56,26 +64,27 @@ def format_of(path: Path, what: str) -> str:
     return kind
 
 
-def _jsonl_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
-    batch: list[Raw] = []
-    with path.open(encoding="utf-8-sig") as lines:
+def _jsonl_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
+    batch: Chunk = []
+    with path.open(encoding=reading.text_encoding()) as lines:
         for line_no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
                 value = jsoncodec.loads(line)
             except json.JSONDecodeError as exc:
-                batch.append(BadLine(f"line {line_no} is not valid JSON ({exc.msg})"))
+                batch.append((line_no, BadLine(f"not valid JSON ({exc.msg})")))
             else:
                 ok = isinstance(value, dict)
-                batch.append(
-                    _flatten(value) if ok else BadLine(f"line {line_no} is not a JSON object")
-                )
+                batch.append((line_no, _flatten(value) if ok else BadLine(_NOT_OBJECT)))
             if len(batch) >= chunk_rows:
                 yield batch
                 batch = []
     if batch:
         yield batch
+
+
+_NOT_OBJECT = "not a JSON object; each line must be one object, one app"
 
 
 def _flatten(value: dict[str, Any]) -> dict[str, Any]:
@@ -89,83 +98,77 @@ def _flatten(value: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-_CSV_OPTIONS: dict[str, Any] = dict(
-    dtype=object,  # every cell a Python str, as written: no inference, no Arrow round trip
-    keep_default_na=False,
-    na_filter=False,
-    index_col=False,
-    encoding="utf-8-sig",
-)
-
-
-def _csv_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
-    with pd.read_csv(path, chunksize=chunk_rows, **_CSV_OPTIONS) as chunks:
-        for chunk in chunks:
-            yield _records(chunk)
-
-
-def _parquet_records(path: Path, chunk_rows: int) -> Iterator[list[Raw]]:
+def _parquet_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
     # Arrow hands back Python ints and lists, never floats or numpy arrays.
     for batch in pyarrow.parquet.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-        yield batch.to_pylist()
+        yield [(None, record) for record in batch.to_pylist()]
 
 
-def frame_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[list[Raw]]:
+def _excel_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
+    return excel_rows(path, reading.sheet, chunk_rows)
+
+
+def _delimited_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
+    return delimited_rows(path, reading, chunk_rows)
+
+
+def frame_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[Chunk]:
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
-    for start in range(0, len(frame), chunk_rows):
-        yield _records(frame.iloc[start : start + chunk_rows])
-
-
-def _records(frame: pd.DataFrame) -> list[Raw]:
-    # Column by column: several times quicker than to_dict("records"), same values.
     columns = list(frame.columns)
-    values = [frame.iloc[:, i].tolist() for i in range(len(columns))]
-    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+    for start in range(0, len(frame), chunk_rows):
+        part = frame.iloc[start : start + chunk_rows]
+        # Column by column: several times quicker than to_dict("records"), same values.
+        values = [part.iloc[:, i].tolist() for i in range(len(columns))]
+        yield [(None, dict(zip(columns, row, strict=True))) for row in zip(*values, strict=True)]
 
 
-def header(path: Path, kind: str) -> list[Any] | None:
-    """The columns, known before the rows for CSV and Parquet."""
+def header(path: Path, kind: str, reading: Reading) -> list[Any] | None:
+    """The columns, known before the rows but for JSONL."""
     if kind == "csv":
-        return list(pd.read_csv(path, nrows=0, **_CSV_OPTIONS).columns)
+        return delimited_header(path, reading)
+    if kind == "xlsx":
+        return excel_header(path, reading.sheet)
     if kind == "parquet":
         return list(pyarrow.parquet.ParquetFile(path).schema_arrow.names)
     return None
 
 
-_READERS: dict[str, Callable[[Path, int], Iterator[list[Raw]]]] = {
-    "csv": _csv_records,
+_READERS: dict[str, Callable[[Path, Reading, int], Iterator[Chunk]]] = {
+    "csv": _delimited_records,
     "parquet": _parquet_records,
     "jsonl": _jsonl_records,
+    "xlsx": _excel_records,
 }
 
 
 @contextmanager
-def translated(what: str, path: Path, kind: str) -> Iterator[None]:
+def translated(what: str, path: Path, kind: str, reading: Reading) -> Iterator[None]:
     """The one place where the readers' errors become ``ManifestError``."""
     try:
         yield
-    except pd.errors.EmptyDataError:
-        raise ManifestError(f"{what} {str(path)!r} is empty") from None
     except UnicodeDecodeError:
-        raise ManifestError(f"{what} {str(path)!r} is not UTF-8 text") from None
-    except (
-        pd.errors.ParserError,
-        pd.errors.ParserWarning,
-        pyarrow.ArrowException,
-        ValueError,
-        OSError,
-    ) as exc:
+        where = where_undecodable(path, reading.text_encoding())
+        utf8 = reading.text_encoding() == "utf-8-sig"
+        hint = "; try --encoding cp1252 (an export from Excel on Windows)" if utf8 else ""
+        raise ManifestError(
+            f"{what} {str(path)!r} is not {'UTF-8' if utf8 else reading.encoding} text at "
+            f"{where}{hint}, or save it as CSV UTF-8"
+        ) from None
+    except LookupError:
+        raise ManifestError(f"--encoding {reading.encoding!r} is not a known encoding") from None
+    except (csv.Error, pyarrow.ArrowException, ValueError, OSError, KeyError) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ManifestError(f"{what} {str(path)!r} cannot be read as {kind}: {detail}") from None
 
 
-def file_chunks(path: Path, kind: str, what: str, chunk_rows: int) -> Iterator[list[Raw]]:
-    chunks = _READERS[kind](path, chunk_rows)
+def file_chunks(
+    path: Path, kind: str, what: str, chunk_rows: int, reading: Reading
+) -> Iterator[Chunk]:
+    with translated(what, path, kind, reading):
+        chunks = _READERS[kind](path, reading, chunk_rows)
     while True:
-        with translated(what, path, kind), warnings.catch_warnings():
-            # A row longer than the header would lose cells (or shift them into an index).
-            warnings.simplefilter("error", pd.errors.ParserWarning)
-            chunk: list[Raw] | None = next(chunks, None)
+        with translated(what, path, kind, reading):
+            chunk: Chunk | None = next(chunks, None)
         if chunk is None:
             return
         yield chunk

@@ -7,6 +7,7 @@ The files themselves are read by ``formats``; converting values is the validator
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ from typing import Any
 import pandas as pd
 
 from . import _formats as formats
+from ._delimited import Reading
 from ._errors import ManifestError
 from ._formats import (
     CHUNK_ROWS,
+    Chunk,
     file_chunks,
     format_of,
     frame_chunks,
@@ -78,17 +81,34 @@ def _rename(cells: dict[str, Any], renames: dict[str, str]) -> tuple[str, ...]:
     return tuple(conflicts)
 
 
+def canonical(column: Any) -> str:
+    """A header forgiven as values are: case, surrounding spaces, and inner spaces or
+    hyphens (``GPU Tier``, ``Model-URL``); the dotted API names stay aliases."""
+    text = "_".join(_SEPARATORS.split(str(column).strip().lower()))
+    return ALIASES.get(text, text)
+
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
 def _unused(columns: Iterable[Any], what: str) -> list[str]:
-    unused = [str(c) for c in columns if c not in FIELDS and c not in ALIASES]
+    unused = [str(c) for c in columns if canonical(c) not in FIELDS]
     return [f"{what}: column {c!r} is not used (known: {', '.join(FIELDS)})" for c in unused]
 
 
-def _columns(records: list[Raw]) -> list[Any]:
+def _columns(records: Chunk) -> list[Any]:
     seen: dict[Any, None] = {}
-    for record in records:
+    for _, record in records:
         if not isinstance(record, BadLine):
             seen.update(dict.fromkeys(record))
     return list(seen)
+
+
+def _delimiter_hint(columns: list[Any]) -> str:
+    for mark, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
+        if any(mark in str(c) for c in columns):
+            return f"; it looks {name}-separated: pass --delimiter {name}"
+    return ""
 
 
 class ManifestReader:
@@ -102,39 +122,41 @@ class ManifestReader:
         *,
         loras: str | os.PathLike[str] | pd.DataFrame | None = None,
         chunk_rows: int | None = None,
+        reading: Reading | None = None,
     ) -> None:
         chunk_rows = chunk_rows or formats.CHUNK_ROWS
+        reading = reading or Reading()
         self.warnings: list[str] = []
         if isinstance(manifest, pd.DataFrame):
             self.source = "DataFrame"
             columns: list[Any] | None = [str(c) for c in manifest.columns]
-            self._chunks: Iterator[list[Raw]] = frame_chunks(manifest, chunk_rows)
+            self._chunks: Iterator[Chunk] = frame_chunks(manifest, chunk_rows)
             empty = manifest.empty
         else:
             path = Path(manifest)
             self.source, kind = str(path), format_of(path, "manifest")
-            with translated("manifest", path, kind):
-                columns = header(path, kind)
-            self._chunks = file_chunks(path, kind, "manifest", chunk_rows)
+            with translated("manifest", path, kind, reading):
+                columns = header(path, kind, reading)
+            self._chunks = file_chunks(path, kind, "manifest", chunk_rows, reading)
             empty = False
         self._columns: dict[Any, None] = dict.fromkeys(columns or ())
         if columns is not None:
             if not columns and empty:
                 raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
             self._check_columns(everything_broken=False)
-        self._table = read_loras_table(loras) if loras is not None else None
+        self._table = read_loras_table(loras, reading) if loras is not None else None
         self._joined: set[str] = set()
 
     def _check_columns(self, *, everything_broken: bool) -> None:
         columns = list(self._columns)
         self.warnings = _unused(columns, f"manifest {self.source!r}")
-        present = {ALIASES.get(c, c) for c in columns}
+        present = {canonical(c) for c in columns}
         missing = [c for c in REQUIRED if c not in present]
         if missing and not everything_broken:
             raise ManifestError(
                 f"manifest {self.source!r} has no {', '.join(repr(c) for c in missing)} column "
                 f"(required: {', '.join(REQUIRED)}; columns found: "
-                f"{', '.join(repr(str(c)) for c in columns)})"
+                f"{', '.join(repr(str(c)) for c in columns)}){_delimiter_hint(columns)}"
             )
 
     def __iter__(self) -> Iterator[list[Record]]:
@@ -144,9 +166,10 @@ class ManifestReader:
             columns = list(self._columns) if known else _columns(records)
             if not known:
                 self._columns.update(dict.fromkeys(columns))
-                readable = readable or any(not isinstance(r, BadLine) for r in records)
-            renames = {c: ALIASES[c] for c in columns if c in ALIASES}
-            yield [self._record(raw, renames) for raw in records]
+                readable = readable or any(not isinstance(r, BadLine) for _, r in records)
+            renames = {c: canonical(c) for c in columns if canonical(c) in FIELDS}
+            renames = {old: new for old, new in renames.items() if old != new}
+            yield [self._record(line, raw, renames) for line, raw in records]
         if not known:
             if not self._columns:
                 raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
@@ -154,11 +177,13 @@ class ManifestReader:
         if self._table is not None:
             _check_orphans(self._table, self._joined)
 
-    def _record(self, raw: Raw, renames: dict[str, str]) -> Record:
-        if isinstance(raw, BadLine):
-            return Record(line_error=raw.message)
+    def _record(self, line: int | None, raw: Raw, renames: dict[str, str]) -> Record:
+        if isinstance(raw, BadLine):  # its name, if it has one, names it in the results
+            cells = raw.cells or {}
+            _rename(cells, renames)
+            return Record(cells, line_error=raw.message, line=line)
         conflicts = _rename(raw, renames) if renames else ()
-        return Record(raw, conflicts=conflicts, table_loras=self._joined_loras(raw))
+        return Record(raw, line=line, conflicts=conflicts, table_loras=self._joined_loras(raw))
 
     def _joined_loras(self, cells: dict[str, Any]) -> tuple[tuple[int, dict[str, Any]], ...]:
         if self._table is None:
@@ -183,20 +208,20 @@ def read_manifest(
 
 
 def read_loras_table(
-    table: str | os.PathLike[str] | pd.DataFrame,
+    table: str | os.PathLike[str] | pd.DataFrame, reading: Reading | None = None
 ) -> dict[str, list[tuple[int, dict[str, Any]]]]:
     """Reads the long-form LoRA table: one row per app and LoRA, keyed by app name."""
     if isinstance(table, pd.DataFrame):
         source = "LoRA table"
         columns: list[Any] | None = [str(c) for c in table.columns]
-        chunks: Iterable[list[Raw]] = frame_chunks(table, CHUNK_ROWS)
+        chunks: Iterable[Chunk] = frame_chunks(table, CHUNK_ROWS)
     else:
-        path = Path(table)
+        path, reading = Path(table), reading or Reading()
         source, kind = f"LoRA table {str(table)!r}", format_of(path, "LoRA table")
-        with translated("LoRA table", path, kind):
-            columns = header(path, kind)
-        chunks = file_chunks(path, kind, "LoRA table", CHUNK_ROWS)
-    records = [record for chunk in chunks for record in chunk]
+        with translated("LoRA table", path, kind, reading):
+            columns = header(path, kind, reading)
+        chunks = file_chunks(path, kind, "LoRA table", CHUNK_ROWS, reading)
+    records = [pair for chunk in chunks for pair in chunk]
     columns = columns if columns is not None else _columns(records)
     missing = [c for c in ("app", *LORA_FIELDS) if c not in columns]
     if missing:
@@ -205,9 +230,9 @@ def read_loras_table(
             f"(needs: app, {', '.join(LORA_FIELDS)})"
         )
     by_app: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-    for row_no, record in enumerate(records, 1):
+    for row_no, (line, record) in enumerate(records, 1):
         if isinstance(record, BadLine):
-            raise ManifestError(f"{source}: {record.message}")
+            raise ManifestError(f"{source}: line {line}: {record.message}")
         app = str(record.get("app") or "").strip()
         if not app:
             raise ManifestError(

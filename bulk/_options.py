@@ -17,6 +17,7 @@ import pandas as pd
 
 from ._config import ApiKey
 from ._control import RunControl
+from ._delimited import Reading
 from ._errors import UsageError
 
 __all__ = [
@@ -127,6 +128,14 @@ class RunOptions:
     control: RunControl | None = None
     max_active_workers: int | None = None
     allow_large: bool = False
+    encoding: str = "utf-8"
+    delimiter: str | None = None
+    sheet: str | None = None
+
+    @property
+    def reading(self) -> Reading:
+        """How the manifest and the LoRA table are read."""
+        return Reading(self.encoding, self.delimiter, self.sheet)
 
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)

@@ -95,6 +95,15 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+_DECIMAL_COMMA = re.compile(r"\s*[-+]?\d+,\d+\s*")
+
+
+def _decimal_hint(value: Any) -> str:
+    """A spreadsheet set to a comma locale writes 0,7 for 0.7."""
+    decimal_comma = isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value)
+    return "; use a decimal point (0.7, not 0,7)" if decimal_comma else ""
+
+
 def _whole_number(value: Any) -> int | None:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
@@ -111,7 +120,10 @@ def _workers(value: Any, problems: _Problems, allow_large: bool) -> int | None:
         return None
     number = _whole_number(value)
     if number is None or number < 0:
-        problems.add("active_workers", f"must be a whole number 0 or more, got {_show(value)}")
+        problems.add(
+            "active_workers",
+            f"must be a whole number 0 or more, got {_show(value)}{_decimal_hint(value)}",
+        )
         return None
     if number > _JSON_SAFE:
         problems.add("active_workers", f"{_show(value)} is not a JSON-safe integer")
@@ -177,7 +189,9 @@ def _lora(raw: Any, where: str, problems: _Problems) -> dict[str, Any] | None:
     if not _is_url(str(lora["downloadUrl"])):
         problems.add(where, f"downloadUrl must be an http(s) URL, got {_show(url)}")
     if lora["weight"] is None:
-        problems.add(where, f"weight must be a finite number, got {_show(weight)}")
+        problems.add(
+            where, f"weight must be a finite number, got {_show(weight)}{_decimal_hint(weight)}"
+        )
     return lora
 
 
@@ -287,8 +301,9 @@ class Validator:
         if not is_blank(record.cells.get("team_id")):
             team = _text(record.cells["team_id"])
         if record.line_error is not None:
-            problems.add("line", record.line_error)
-            body: dict[str, Any] = {"name": ""}
+            problems.append(record.line_error)
+            name = record.cells.get("name")
+            body: dict[str, Any] = {"name": name.strip() if isinstance(name, str) else ""}
         else:
             body = _body(record, problems, self.allow_large)
             problems.extend(record.conflicts)
@@ -300,7 +315,8 @@ class Validator:
                 problems.add(
                     "name", f"{name!r} repeats row {first}{owner}; names must be unique per team"
                 )
-        return _row(number, name, team, body, problems)
+        where = f"row {number}" if record.line is None else f"row {number} (line {record.line})"
+        return _row(number, name, team, body, problems, where)
 
 
 def build_rows(
@@ -314,16 +330,21 @@ def build_rows(
 
 
 def _row(
-    number: int, name: str, team: str | None, body: dict[str, Any], problems: _Problems
+    number: int,
+    name: str,
+    team: str | None,
+    body: dict[str, Any],
+    problems: _Problems,
+    where: str,
 ) -> Row:
     if problems:
-        return Row(number, name, team, error=f"row {number}: " + "; ".join(problems))
+        return Row(number, name, team, error=f"{where}: " + "; ".join(problems))
     try:
         payload = jsoncodec.dumps(body)
         key = idempotency_key(team, name, payload)
     except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
         field = _surrogate_in({"team_id": team, **body}) or "text"
-        error = f"row {number}: {field}: not valid Unicode (a lone surrogate); fix the escape"
+        error = f"{where}: {field}: not valid Unicode (a lone surrogate); fix the escape"
         return Row(number, name, team, error=error)
     workers = body["configuration"].get("active_workers", 0)
     return Row(number, name, team, body, payload, key, workers=workers)

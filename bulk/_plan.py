@@ -86,6 +86,7 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
             team_id=options.team_id,
             keep=partial(spool_rows, spool),
             allow_large=options.allow_large,
+            reading=options.reading,
         )
         async with Client(
             settings.base_url, settings.key, timeout=options.timeout, pool=2

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ._delimited import Reading
 from ._journal import RowsDigest
 from ._manifest import ManifestReader
 from ._payloads import Row, Validator
@@ -42,8 +43,9 @@ def prepare(
     team_id: str | None,
     keep: Callable[[list[Row]], None],
     allow_large: bool = False,
+    reading: Reading | None = None,
 ) -> Prepared:
-    reader = ManifestReader(manifest, loras=loras)
+    reader = ManifestReader(manifest, loras=loras, reading=reading)
     validate = Validator(team_id=team_id, allow_large=allow_large)
     prepared = gather(reader.source, (validate(records) for records in reader), keep)
     prepared.warnings = reader.warnings  # known once the whole manifest was read

@@ -12,9 +12,11 @@ __all__ = ["BadLine", "Raw", "Record", "is_blank"]
 
 
 class BadLine(NamedTuple):
-    """A source line that is no record at all (a JSONL line that is not an object)."""
+    """A source line that cannot be one app (a JSONL line that is not an object, a line
+    with more cells than the header): ``cells`` holds what could be read of it."""
 
     message: str
+    cells: dict[str, Any] | None = None
 
 
 # A row as a file reader hands it over: cells by column name, or a line it could not read.
@@ -28,6 +30,7 @@ class Record:
 
     cells: Mapping[str, Any] = field(default_factory=dict)
     line_error: str | None = None  # the line could not be read (its message)
+    line: int | None = None  # where it starts in the file or sheet, when it has lines
     conflicts: tuple[str, ...] = ()  # fields given twice, under two names
     table_loras: tuple[tuple[int, Mapping[str, Any]], ...] = ()  # (table row, LoRA)
 

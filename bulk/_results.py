@@ -14,7 +14,11 @@ import pyarrow
 import pyarrow.parquet
 
 from ._errors import UsageError
-from ._formats import EXTENSIONS  # a results file is written in a format bulk reads
+from ._formats import EXTENSIONS as READABLE
+
+# A results file is written in a format bulk reads back (a delete reads it).
+EXTENSIONS = {ext: kind for ext, kind in READABLE.items() if kind in ("csv", "parquet", "jsonl")}
+EXTENSIONS.pop(".tsv")
 
 __all__ = [
     "COLUMNS",

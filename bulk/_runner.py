@@ -108,7 +108,12 @@ async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "creat
     try:
         keep = run.check if settings is None else run.spool
         run.prepared = prepare(
-            manifest, loras=o.loras, team_id=o.team_id, keep=keep, allow_large=o.allow_large
+            manifest,
+            loras=o.loras,
+            team_id=o.team_id,
+            keep=keep,
+            allow_large=o.allow_large,
+            reading=o.reading,
         )
         if settings is not None:
             await run.send(settings, o, _decider(mode, o))

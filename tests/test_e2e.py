@@ -121,7 +121,8 @@ def test_exit_0_when_every_row_is_created(tmp_path, emulator_thread):
     "args, message",
     [
         (["missing.csv"], "Error: manifest 'missing.csv' not found"),
-        (["m.xlsx"], "Error: manifest 'm.xlsx': unknown extension '.xlsx'"),
+        (["m.xls"], "Error: manifest 'm.xls': unknown extension '.xls'"),
+        (["m.xlsx"], "Error: manifest 'm.xlsx' cannot be read as xlsx"),
         (["cols.csv"], "Error: manifest 'cols.csv' has no 'gpu_tier' column"),
         (
             ["m.csv", "--concurrency", "0"],
@@ -137,6 +138,7 @@ def test_exit_0_when_every_row_is_created(tmp_path, emulator_thread):
 def test_exit_2_for_usage_errors_and_unusable_manifests(tmp_path, args, message):
     manifest(tmp_path, 2)
     (tmp_path / "m.xlsx").write_text("x")
+    (tmp_path / "m.xls").write_text("x")
     (tmp_path / "cols.csv").write_text("name,model_url\na,b\n")
     done = run_cli("create", *args, cwd=tmp_path, env=cli_env("http://127.0.0.1:9"))
     assert done.returncode == 2 and message in done.stderr, done.stderr
