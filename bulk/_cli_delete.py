@@ -29,6 +29,7 @@ from ._delete import DeleteOptions, by_team, deletions, execute_delete
 from ._errors import UsageError
 from ._logs import log
 from ._payloads import Row
+from ._report import counted
 
 __all__ = ["delete_parser"]
 
@@ -85,16 +86,18 @@ def _announce(rows: list[Row]) -> str:
     if not teams:
         return "nothing to delete: the results file holds no app this run created"
     parts = [f"{n} of team {team!r}" if team else f"{n} of your own" for team, n in teams.items()]
-    return f"will delete {sum(teams.values())} apps: {', '.join(parts)}"
+    return f"will delete {counted(sum(teams.values()), 'app')}: {', '.join(parts)}"
 
 
 def _confirmed(count: int) -> bool:
     if not sys.stdin.isatty():
         raise UsageError(
-            f"refusing to delete {count} apps without a yes: not on a terminal; pass --yes "
-            "(or --dry-run to list them)"
+            f"refusing to delete {counted(count, 'app')} without a yes: not on a terminal; "
+            "pass --yes (or --dry-run to list them)"
         )
-    return input(f"Delete these {count} apps? This cannot be undone. [y/N] ").strip().lower() in (
+    return input(
+        f"Delete {counted(count, 'app')}? This cannot be undone. [y/N] "
+    ).strip().lower() in (
         "y",
         "yes",
     )

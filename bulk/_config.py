@@ -32,6 +32,11 @@ class ApiKey:
         value = value.strip()
         if not value:
             raise ConfigError("the API key is empty")
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):  # never shown: it is the key
+            raise ConfigError(
+                "the API key holds a control character (a line break?): check "
+                f"{ENV_API_KEY} or the key file"
+            )
         self._value = value
 
     def reveal(self) -> str:

@@ -71,6 +71,13 @@ def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[R
     """The rows to delete, from a results file: each with its app id and team."""
     frame = _read(Path(results))
     wanted = MADE | (EXISTING if options.include_existing else frozenset())
+    if "team_id" not in frame and options.team_id is None:
+        # Guessing "the key's own apps" would find nothing and call the apps gone.
+        raise UsageError(
+            f"results file {str(results)!r} has no team_id column (it was written before "
+            "bulk recorded teams): pass --team-id T, or add the column (empty for the "
+            "key's own apps)"
+        )
     teams = frame["team_id"] if "team_id" in frame else [None] * len(frame)
     rows: list[Row] = []
     for number, name, status, app_id, team in zip(

@@ -24,6 +24,7 @@ def guard(decisions: Iterable[tuple[Row, Result | None]], limit: int) -> None:
     named = ", ".join(f"row {number} {name!r} ({workers:,})" for workers, number, name in largest)
     raise UsageError(
         f"the apps this run would create or raise ask for {total:,} active workers in all, "
-        f"more than --max-active-workers {limit:,} (billing starts at 1 active worker per "
-        f"app); the largest: {named}. Nothing was sent"
+        f"more than the limit of {limit:,} (--max-active-workers, RUNGEN_MAX_ACTIVE_WORKERS "
+        f"or max_active_workers=; billing starts at 1 active worker per app); the largest: "
+        f"{named}. Nothing was sent"
     )

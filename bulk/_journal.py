@@ -15,9 +15,11 @@ readable by its owner only.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ __all__ = [
     "journal_path",
     "read_journal",
     "rows_digest",
+    "salted_key",
 ]
 
 FORMAT = 2  # the journal's format version
@@ -154,6 +157,7 @@ class Earlier:
     target: dict[str, Any] | None = None  # the first start line
     sent: bool = False  # some run of this journal sent a POST
     timeout: float | None = None  # the request timeout of the last run that started
+    run_id: str | None = None  # of the run the journal began with; its resumes keep it
 
     def last_unanswered(self) -> float | None:
         """When the last POST whose answer was never recorded went out (wall clock)."""
@@ -178,6 +182,7 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
         earlier.finished = kind == "end"
         if kind == "start" and earlier.target is None:
             earlier.target = event.get("target") or {}
+            earlier.run_id = event.get("run") if isinstance(event.get("run"), str) else None
         if kind == "start" and isinstance(event.get("timeout"), int | float):
             earlier.timeout = float(event["timeout"])
         return
@@ -203,13 +208,25 @@ class Journal:
         # Rows whose intent this run wrote and whose result it has not: maybe applied.
         self.sent: set[int] = set()
         self._fd: int | None = None
+        self._lock: int | None = None
         self._queue: list[str] = []
         self.earlier = Earlier()
+        self.run_id = secrets.token_hex(8)
         if path is None:
             return
+        self._lock = _locked(path)
+        try:
+            self._open(path, resume)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, path: Path, resume: bool) -> None:
+        target = self.target
         earlier = read_journal(path) if path.exists() else None
         if resume:
             self.earlier = _resumable(path, earlier, target)
+            self.run_id = self.earlier.run_id or self.run_id
         elif earlier is not None and not earlier.finished and earlier.sent:
             raise UsageError(
                 f"an earlier run stopped before its end (journal {str(path)!r}); pass "
@@ -242,6 +259,7 @@ class Journal:
 
     def start(self, source: str, rows: int, *, timeout: float | None = None) -> None:
         event: dict[str, Any] = {"event": "start", "manifest": source, "rows": rows}
+        event["run"] = self.run_id  # the Idempotency-Keys of this run and its resumes
         if timeout is not None:  # how long this run's requests may take to land
             event["timeout"] = timeout
         if self.target is not None:
@@ -285,6 +303,30 @@ class Journal:
             self.flush()
             os.close(self._fd)
             self._fd = None
+        if self._lock is not None:
+            os.close(self._lock)  # and with it the lock
+            self._lock = None
+
+
+def _locked(path: Path) -> int:
+    """Holds ``<journal>.lock`` for the run: two runs of one journal at once could each
+    take the other's apps for missing ones. The OS drops the lock when a run dies."""
+    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise UsageError(
+            f"another run is using the journal {str(path)!r} right now; wait for it to end "
+            "(two runs of one journal at once could create apps twice)"
+        ) from None
+    return fd
+
+
+def salted_key(key: str, run_id: str) -> str:
+    """A row's Idempotency-Key for one run and its resumes: a later run sends a fresh
+    one, so a server that remembers keys cannot answer it with an app since deleted."""
+    return "bulk-" + hashlib.sha256(f"{key}\x00{run_id}".encode()).hexdigest()[:40]
 
 
 def _resumable(path: Path, earlier: Earlier | None, target: Target | None) -> Earlier:

@@ -140,6 +140,11 @@ class RunOptions:
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
         check_team(self.team_id)
+        limit = self.max_active_workers
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+        ):
+            raise OptionError("max_active_workers", "a whole number 0 or more", limit)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError(
                 "--resume (resume=True) needs a real run with --output (output=): the "

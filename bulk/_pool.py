@@ -13,7 +13,7 @@ import anyio.abc
 
 from ._control import RunControl
 from ._directory import Directory, Unsettled
-from ._journal import Earlier, Journal, Prior
+from ._journal import Earlier, Journal, Prior, salted_key
 from ._ordered import OrderedResults
 from ._payloads import Row
 from ._prepared import spooled_rows
@@ -96,8 +96,11 @@ class Pool:
     ) -> Iterator[Row]:
         """The rows to send; the others get their result on the way. Shared by the
         workers: each takes the next row when it is free, with no channel in between."""
+        run_id = self.journal.run_id
         for row, result in self.decisions(directory, earlier, decide):
             if result is None:
+                if row.op == "create":
+                    row.key = salted_key(row.key, run_id)
                 yield row
                 continue
             prior = earlier.rows.get((row.team, row.name))

@@ -14,7 +14,12 @@ from typing import Any
 from ._errors import ERROR_KINDS
 from ._results import STATUSES, SUCCESS, write_atomically
 
-__all__ = ["Report", "write_summary"]
+__all__ = ["Report", "counted", "write_summary"]
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 request``, ``2 requests``, ``1,000 apps``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +71,7 @@ class Report:
             lines.append(self._traffic())
         if self.workers or not self.deletes:
             verb = "would ask" if self.dry_run else "asked"
-            workers = f"{self.workers:,} active worker" + ("" if self.workers == 1 else "s")
+            workers = counted(self.workers, "active worker")
             lines.append(f"{verb} for {workers} (billing starts at 1 active worker per app)")
         if "results" in self.paths:
             lines.append(f"results: {self.paths['results']}")
@@ -77,7 +82,7 @@ class Report:
         methods = {"POST": self.posts, "PUT": self.puts, "DELETE": self.deletes}
         kinds = [f"{n} {m}" for m, n in methods.items() if n] or ["0 POST"]
         line = (
-            f"{self.requests} requests ({', '.join(kinds)}, {self.listings} GET) in "
+            f"{counted(self.requests, 'request')} ({', '.join(kinds)}, {self.listings} GET) in "
             f"{self.elapsed:.2f} s ({rate:.1f}/s), {self.retries} retries"
         )
         if self.throttled:

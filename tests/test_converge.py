@@ -286,9 +286,9 @@ def test_the_cost_guard_refuses_before_any_write(tmp_path, emulator_thread):
         fits = run_cli("create", "m.csv", "--max-active-workers", "701", cwd=tmp_path, env=env)
         assert fits.returncode == 0 and emu.record.posts == 3
     assert flag.returncode == 2
-    assert "ask for 701 active workers in all, more than --max-active-workers 100" in flag.stderr
+    assert "ask for 701 active workers in all, more than the limit of 100" in flag.stderr
     assert "row 2 'b' (400), row 3 'c' (300), row 1 'a' (1)" in flag.stderr
-    assert by_env.returncode == 2 and "more than --max-active-workers 700" in by_env.stderr
+    assert by_env.returncode == 2 and "more than the limit of 700" in by_env.stderr
 
 
 def test_more_than_a_thousand_workers_needs_allow_large_and_json_safe_always(tmp_path):

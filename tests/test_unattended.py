@@ -161,3 +161,45 @@ def test_version_names_the_tool_and_errors_use_the_flags_spelling(tmp_path, caps
     done = run_cli("create", "m.csv", "--max-retries", "-2", cwd=tmp_path)
     assert done.returncode == 2
     assert "Error: --max-retries must be a whole number 0 or more; got -2" in done.stderr
+
+
+def test_a_run_after_a_rollback_creates_the_apps_again_where_keys_are_remembered(
+    tmp_path, emulator_thread
+):
+    manifest(tmp_path, 2)
+    with emulator_thread() as emu:  # it remembers every Idempotency-Key it saw
+        env = cli_env(emu.url)
+        assert run_cli("create", "m.csv", cwd=tmp_path, env=env).returncode == 0
+        assert run_cli("delete", "m.results.csv", "--yes", cwd=tmp_path, env=env).returncode == 0
+        again = run_cli("create", "m.csv", cwd=tmp_path, env=env)
+        held = sorted(emu.names())
+    assert again.returncode == 0 and held == ["app-0", "app-1"]  # not phantom ids
+    assert emu.record.replays == 0
+
+
+def test_a_second_run_of_the_same_journal_at_once_is_refused(tmp_path):
+    from bulk._journal import Journal
+
+    path = tmp_path / "r.journal.jsonl"
+    first = Journal(path, resume=False)
+    try:
+        with pytest.raises(bulk.UsageError, match="another run is using the journal"):
+            Journal(path, resume=False)
+    finally:
+        first.close()
+    Journal(path, resume=False).close()  # free again once the first one ends
+
+
+def test_a_rollback_of_results_without_teams_needs_the_team(tmp_path):
+    path = tmp_path / "old.csv"
+    path.write_text("row,name,status,app_id\n1,a,created,app_1\n")
+    done = run_cli("delete", "old.csv", "--yes", cwd=tmp_path, env=cli_env("http://127.0.0.1:1"))
+    assert done.returncode == 2 and "has no team_id column" in done.stderr
+
+
+def test_a_key_with_a_line_break_is_a_usage_error_that_does_not_show_it(tmp_path):
+    manifest(tmp_path, 1)
+    env = cli_env("http://127.0.0.1:1", RUNGEN_API_KEY="secret-key-1234\nX-Evil: 1")
+    done = run_cli("create", "m.csv", cwd=tmp_path, env=env)
+    assert done.returncode == 2 and "control character" in done.stderr
+    assert "secret-key-1234" not in done.stderr and "Traceback" not in done.stderr
