@@ -25,6 +25,7 @@ from ._report import Report
 from ._results import COLUMNS, STATUSES
 from ._runner import arun
 from ._sync import run
+from .emulator._background import Emulator
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("rungen-bulk")
@@ -39,6 +40,7 @@ __all__ = [
     "BulkError",
     "ConfigError",
     "DeleteOptions",
+    "Emulator",
     "Interrupted",
     "ManifestError",
     "PlanTotals",

@@ -187,6 +187,7 @@ def show(outcome: Outcome, *, dry_run: bool = False) -> None:
     if dry_run and outcome.prepared.first_body:
         print(f"first body (of {outcome.results.counts['valid']} to send):")
         print(outcome.prepared.first_body)
-    if outcome.results.total:
-        print(describe_rows(outcome.results.batches(), outcome.results.total))
+    rows = describe_rows(outcome.results.batches(), outcome.results.total)
+    if rows:  # a large run with nothing to look at prints no empty line
+        print(rows)
     print(outcome.report.summary())

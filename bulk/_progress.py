@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,10 +25,15 @@ class Progress:
         self._bar: Any = None
         if not enabled or total == 0:
             return
-        if _in_notebook():
+        if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
             from tqdm.auto import tqdm as notebook_bar
 
             self._bar = notebook_bar(total=total, unit="app", desc="apps")
+        elif _in_notebook():
+            # No ipywidgets: the text bar, quietly (tqdm.auto would warn on every run).
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, unit="app", desc="apps", file=sys.stderr)
         else:
             from tqdm import tqdm
 

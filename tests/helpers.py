@@ -7,7 +7,6 @@ import asyncio
 import io
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
@@ -17,8 +16,9 @@ from typing import Any
 
 from aiohttp import ClientResponse
 
+import bulk
 from bulk import cli
-from bulk.emulator import Emulator, Faults, serve
+from bulk.emulator import Emulator, Faults
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "input_samples"
@@ -53,33 +53,16 @@ class FakeClock:
 
 
 class EmulatorThread:
-    """The emulator in a thread of its own, for tests that run the CLI as a subprocess."""
+    """``bulk.Emulator`` with the tests' key, giving the server itself to assert on."""
 
     def __init__(self, faults: Faults | None = None) -> None:
-        self.faults = faults or Faults()
-        self.emulator: Emulator | None = None
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        async with serve(api_key=KEY, faults=self.faults) as emulator:
-            self.emulator = emulator
-            self._ready.set()
-            await self._stop.wait()
+        self._running = bulk.Emulator(faults or Faults(), api_key=KEY)
 
     def __enter__(self) -> Emulator:
-        self._thread.start()
-        assert self._ready.wait(10), "the emulator did not start"
-        assert self.emulator is not None
-        return self.emulator
+        return self._running.__enter__().state
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self._loop is not None and self._stop is not None
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        self._running.__exit__(*exc_info)
 
 
 def cli_env(url: str, **extra: str) -> dict[str, str]:

@@ -142,8 +142,17 @@ def test_results_formats_round_trip(tmp_path, suffix):
     assert back["error_kind"].tolist()[1] == "server"
 
 
-def test_progress_uses_tqdm_auto_in_a_notebook(monkeypatch):
+def test_progress_uses_tqdm_auto_in_a_notebook_with_ipywidgets(monkeypatch):
+    import importlib.util
+
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    real = importlib.util.find_spec
+    widgets = types.SimpleNamespace(name="ipywidgets")
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: widgets if name == "ipywidgets" else real(name, *a),
+    )
     created = []
     fake = types.ModuleType("tqdm.auto")
     fake.tqdm = lambda **kw: (

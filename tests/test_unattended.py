@@ -203,3 +203,37 @@ def test_a_key_with_a_line_break_is_a_usage_error_that_does_not_show_it(tmp_path
     done = run_cli("create", "m.csv", cwd=tmp_path, env=env)
     assert done.returncode == 2 and "control character" in done.stderr
     assert "secret-key-1234" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.anyio
+async def test_the_notebook_emulator_works_from_a_running_loop(tmp_path):
+    frame = pd.DataFrame({"name": ["a", "b"], "gpu_tier": "BASIC", "model_url": URL})
+    with bulk.Emulator(rate_limit=100) as emu:
+        results = await bulk.arun(frame, base_url=emu.url, api_key=emu.api_key, progress=False)
+        held = emu.apps()
+        assert emu.state.faults.rate_limit == 100
+    assert sorted(a["name"] for a in held) == ["a", "b"]
+    assert dict(zip(results.name, results.app_id, strict=True)) == {
+        a["name"]: a["id"] for a in held
+    }
+
+
+def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn):
+    import importlib.util
+    import sys
+    import types
+
+    from bulk._progress import Progress
+    from bulk._results import Result
+
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ipywidgets" else real(name, *a),
+    )
+    bar = Progress(2, enabled=True)
+    bar.add(Result(1, "a", "created"))
+    bar.close()
+    assert not [w for w in recwarn if "IProgress" in str(w.message)]
