@@ -94,6 +94,7 @@ def plan_parser(commands: Any) -> None:
     )
     switch(p, "--allow-large", "allow more than 1,000 active workers in one row")
     switch(p, "-q", "--quiet", "print the totals only, not the rows")
+    p.add_argument("--summary-json", metavar="PATH", help="also write the plan's report as JSON")
     p.set_defaults(func=_plan)
 
 
@@ -142,6 +143,7 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
     output = args.output or default_plan_output(args.manifest)
+    summary = summary_path(args, args.manifest, args.loras, str(output))
     options = from_args(RunOptions, args, output=output, progress=False)
     frame = anyio.run(on_target, args, options, lambda o: plan_frame(args.manifest, o))
     for warning in frame.attrs["warnings"]:
@@ -150,6 +152,10 @@ def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(_plan_rows(frame))
     print(frame.attrs["summary"])
     print(f"plan file: {frame.attrs['output']}")
+    return write_summary_of(summary, frame.attrs["report"], argv, _plan_exit(frame, args))
+
+
+def _plan_exit(frame: pd.DataFrame, args: argparse.Namespace) -> int:
     actions = set(frame["action"])
     if actions & {"invalid", "conflict"}:
         return EXIT_ROWS

@@ -3,13 +3,16 @@ nothing that writes: only ``GET /app``, once per team."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from yarl import URL
 
 from . import _jsoncodec as jsoncodec
 from ._client import Client
@@ -21,6 +24,7 @@ from ._options import Manifest, RunOptions, takes_options
 from ._pacing import Pacer
 from ._payloads import Row
 from ._prepared import prepare, spool_rows, spooled_rows
+from ._report import Report
 from ._results import Stats, check_output, write_table
 from ._spool import Spool
 from ._sync import blocking
@@ -79,6 +83,7 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
         api_key_file=options.api_key_file,
         insecure=options.insecure,
     )
+    started, started_at, stats = time.monotonic(), datetime.now(UTC), Stats()
     with Spool() as spool:
         prepared = prepare(
             manifest,
@@ -91,7 +96,7 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
         async with Client(
             settings.base_url, settings.key, timeout=options.timeout, pool=2
         ) as client:
-            directory = Directory(client, Pacer(rate=options.rate), stats=Stats())
+            directory = Directory(client, Pacer(rate=options.rate), stats=stats)
             try:
                 await directory.list_each(prepared.sending_teams)
             except Unsettled as exc:
@@ -103,6 +108,23 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     totals = _totals(entries)
     frame.attrs.update(totals=totals, summary=totals.summary(), warnings=prepared.warnings)
     frame.attrs["output"] = str(write_table(frame, out)) if out is not None else None
+    frame.attrs["report"] = Report(
+        rows=len(entries),
+        counts=dict(totals.actions),
+        error_kinds={},
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        elapsed=time.monotonic() - started,
+        listings=stats.listings,
+        throttled=stats.throttled,
+        warnings=tuple(prepared.warnings),
+        paths={} if out is None else {"plan": str(out)},
+        manifest=prepared.source,
+        host=URL(settings.base_url).host,
+        teams=prepared.teams,
+        workers=totals.workers_after,
+        labels=ACTIONS,
+    )
     return frame
 
 

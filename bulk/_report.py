@@ -51,6 +51,7 @@ class Report:
     host: str | None = None  # of the base URL; None for a dry run
     teams: tuple[str, ...] = ()  # the teams the rows belong to ("" for the key's own)
     workers: int = 0  # active workers asked for by the rows done (or, dry, the valid rows)
+    labels: tuple[str, ...] = STATUSES  # what ``counts`` counts: statuses, or a plan's actions
 
     @property
     def requests(self) -> int:
@@ -101,7 +102,7 @@ class Report:
             "finished_at": self.finished_at.isoformat(),
             "elapsed_seconds": round(self.elapsed, 3),
             "rows": self.rows,
-            "counts": {s: self.counts.get(s, 0) for s in STATUSES},
+            "counts": {s: self.counts.get(s, 0) for s in self.labels},
             "error_kinds": {k: self.error_kinds.get(k, 0) for k in ERROR_KINDS},
             "requests": self.requests,
             "posts": self.posts,

@@ -342,3 +342,24 @@ def test_the_library_plans_applies_and_rolls_back(tmp_path, emulator_thread):
     assert rolled.status.tolist() == ["deleted"] and rolled.name.tolist() == ["new"]
     assert rolled.row.tolist() == [7]  # the row of the results file it came from
     assert "new" not in names and len(names) == 7
+
+
+def test_plan_writes_its_summary_json_too(tmp_path, emulator_thread):
+    manifest(tmp_path)
+    with emulator_thread() as emu:
+        seed(emu)
+        args = ("plan", "m.csv", "--team-id", TEAM, "--summary-json", "s.json")
+        done = run_cli(*args, cwd=tmp_path, env=cli_env(emu.url))
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["exit_code"] == done.returncode == 1
+    assert summary["counts"] == {
+        "create": 1,
+        "unchanged": 1,
+        "update": 3,
+        "replace": 1,
+        "conflict": 1,
+        "invalid": 1,
+    }
+    assert summary["requests"] == summary["listings"] == 1 and summary["teams"] == [TEAM]
+    assert summary["paths"] == {"plan": str(tmp_path / "m.plan.csv")}
+    assert summary["started_at"].endswith("+00:00") and summary["manifest_sha256"]
