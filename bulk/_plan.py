@@ -118,7 +118,7 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
         listings=stats.listings,
         throttled=stats.throttled,
         warnings=tuple(prepared.warnings),
-        paths={} if out is None else {"plan": str(out)},
+        paths={} if out is None else {"plan": str(out.resolve())},
         manifest=prepared.source,
         host=URL(settings.base_url).host,
         teams=prepared.teams,

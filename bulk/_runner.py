@@ -197,9 +197,9 @@ class Execution:
 
     def _report(self) -> Report:
         results, stats, out = self.results, self.stats, self.out
-        paths = {} if out is None else {"results": str(out)}
+        paths = {} if out is None else {"results": str(out.resolve())}
         if out is not None and not self.dry_run:
-            paths["journal"] = str(journal_path(out))
+            paths["journal"] = str(journal_path(out).resolve())
         return Report(
             rows=results.total,
             counts={s: results.counts[s] for s in STATUSES},
