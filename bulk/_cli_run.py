@@ -36,16 +36,26 @@ __all__ = ["apply_parser", "create_parser", "plan_parser"]
 EXIT_CHANGES = 4  # plan --detailed-exitcode: the plan would change something
 
 
-def create_parser(commands: Any) -> None:
-    p = commands.add_parser(
-        "create",
-        help="create the apps of the manifest that the team does not have",
-        description="Create one RunGen.AI app per manifest row, exactly once.",
-    )
+def _sending_parser(commands: Any, name: str, text: str, description: str, extra: str = "") -> Any:
+    """A command that reads a manifest and writes to the server: create or apply."""
+    p = commands.add_parser(name, help=text, description=description)
     reading_flags(p)
-    _results_flag(p, "<manifest stem>.dry-run.csv with --dry-run")
+    _results_flag(p, extra)
     target_flags(p)
     sending_flags(p)
+    _cost_flags(p)
+    p.set_defaults(func=_send, mode=name)
+    return p
+
+
+def create_parser(commands: Any) -> None:
+    p = _sending_parser(
+        commands,
+        "create",
+        "create the apps of the manifest that the team does not have",
+        "Create one RunGen.AI app per manifest row, exactly once.",
+        "<manifest stem>.dry-run.csv with --dry-run",
+    )
     switch(p, "--dry-run", "validate and build every body; send nothing")
     p.add_argument(
         "--skip-existing",
@@ -54,23 +64,16 @@ def create_parser(commands: Any) -> None:
         help="rows whose name the team already has end 'exists' with that app's id and "
         "are not sent (default); --no-skip-existing creates a second app of that name",
     )
-    _cost_flags(p)
-    p.set_defaults(func=_send, mode="create")
 
 
 def apply_parser(commands: Any) -> None:
-    p = commands.add_parser(
+    _sending_parser(
+        commands,
         "apply",
-        help="create what is missing and update what differs, from a fresh plan",
-        description="Bring the team's apps to the manifest: create the missing ones, "
-        "update the ones that differ in fields an update can change, report the rest.",
+        "create what is missing and update what differs, from a fresh plan",
+        "Bring the team's apps to the manifest: create the missing ones, update the ones "
+        "that differ in fields an update can change, and report the rest.",
     )
-    reading_flags(p)
-    _results_flag(p)
-    target_flags(p)
-    sending_flags(p)
-    _cost_flags(p)
-    p.set_defaults(func=_send, mode="apply")
 
 
 def plan_parser(commands: Any) -> None:

@@ -7,19 +7,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ._config import ApiKey
 from ._control import RunControl
 from ._directory import Directory
 from ._errors import ManifestError, UsageError
 from ._formats import EXTENSIONS
 from ._journal import Prior
-from ._options import check_arguments, check_team, takes_options
+from ._options import Target, takes_options
 from ._payloads import Row
 from ._prepared import gather
 from ._results import Result
@@ -41,17 +40,10 @@ EXISTING = frozenset({"exists", "unchanged", "updated", "drifted"})  # --include
 
 
 @dataclass(frozen=True, kw_only=True)
-class DeleteOptions:
-    """Everything ``delete`` takes besides the results file."""
+class DeleteOptions(Target):
+    """Everything ``delete`` takes besides the results file (``team_id``: for a results
+    file without a team_id column)."""
 
-    output: str | os.PathLike[str] | None = None
-    base_url: str | None = None
-    api_key: str | ApiKey | None = field(default=None, repr=False)
-    team_id: str | None = None  # for a results file without a team_id column
-    concurrency: int = 8
-    rate: float = 0
-    max_retries: int = 5
-    timeout: float = 30
     include_existing: bool = False
     dry_run: bool = False
     progress: bool = True
@@ -61,8 +53,7 @@ class DeleteOptions:
     control: RunControl | None = None
 
     def __post_init__(self) -> None:
-        check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
-        check_team(self.team_id)
+        super().__post_init__()
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError("--resume (resume=True) needs a real rollback with --output (output=)")
 

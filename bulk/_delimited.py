@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from typing import Any
 from ._errors import ManifestError
 from ._records import BadLine, Raw
 
-__all__ = ["Reading", "delimited_header", "delimited_rows", "record_of", "where_undecodable"]
+__all__ = [
+    "Reading",
+    "delimited_header",
+    "delimited_rows",
+    "record_of",
+    "records_in_chunks",
+    "where_undecodable",
+]
 
 _DELIMITERS = ",;\t|"
 _SAMPLE = 64 * 1024
@@ -78,23 +85,34 @@ def delimited_rows(
     """Chunks of (line, record); a line with more cells than the header is a BadLine."""
     text, delimiter = _open(path, reading)
     with text:
-        reader = csv.reader(text, delimiter=delimiter)
-        header: list[str] | None = None
-        batch: list[tuple[int | None, Raw]] = []
-        start = 1
-        for cells in reader:
-            line, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
-                continue  # an empty line, or one of empty cells (",,,"), is no row
-            if header is None:
-                header = cells
-                continue
-            batch.append((line, record_of(header, cells)))
-            if len(batch) >= chunk_rows:
-                yield batch
-                batch = []
-        if batch:
+        yield from records_in_chunks(_lines(csv.reader(text, delimiter=delimiter)), chunk_rows)
+
+
+def _lines(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each line that holds something, with the line it starts on."""
+    start = 1
+    for cells in reader:
+        line, start = start, reader.line_num + 1
+        if any(cell.strip() for cell in cells):  # not an empty line, nor one of ",,,"
+            yield line, cells
+
+
+def records_in_chunks(
+    lines: Iterable[tuple[int, list[Any]]], chunk_rows: int
+) -> Iterator[list[tuple[int | None, Raw]]]:
+    """The first line is the header; each one after it a record, ``chunk_rows`` a chunk."""
+    header: list[str] | None = None
+    batch: list[tuple[int | None, Raw]] = []
+    for line, cells in lines:
+        if header is None:
+            header = [str(c) for c in cells]
+            continue
+        batch.append((line, record_of(header, cells)))
+        if len(batch) >= chunk_rows:
             yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def record_of(header: list[str], cells: list[Any]) -> Raw:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._delimited import record_of
+from ._delimited import records_in_chunks
 from ._errors import ManifestError
 from ._records import Raw
 
@@ -55,16 +55,4 @@ def excel_header(path: Path, sheet: str | None) -> list[str]:
 def excel_rows(
     path: Path, sheet: str | None, chunk_rows: int
 ) -> Iterator[list[tuple[int | None, Raw]]]:
-    rows = _lines(path, sheet)
-    header: list[str] | None = None
-    batch: list[tuple[int | None, Raw]] = []
-    for number, cells in rows:
-        if header is None:
-            header = [str(c) for c in cells]
-            continue
-        batch.append((number, record_of(header, cells)))
-        if len(batch) >= chunk_rows:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+    return records_in_chunks(_lines(path, sheet), chunk_rows)

@@ -25,6 +25,7 @@ __all__ = [
     "OptionError",
     "RunOptions",
     "Sending",
+    "Target",
     "check_arguments",
     "check_team",
     "takes_options",
@@ -107,8 +108,9 @@ class Sending(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    """Everything a run takes besides its manifest, with the defaults users see."""
+class Target:
+    """What every command that talks to the server takes first: where its results go,
+    the server, the key, the team, and how hard to press."""
 
     output: str | os.PathLike[str] | None = None
     base_url: str | None = None
@@ -118,6 +120,16 @@ class RunOptions:
     rate: float = 0
     max_retries: int = 5
     timeout: float = 30
+
+    def __post_init__(self) -> None:
+        check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
+        check_team(self.team_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions(Target):
+    """Everything a run takes besides its manifest, with the defaults users see."""
+
     loras: str | os.PathLike[str] | pd.DataFrame | None = None
     dry_run: bool = False
     progress: bool = True
@@ -138,8 +150,7 @@ class RunOptions:
         return Reading(self.encoding, self.delimiter, self.sheet)
 
     def __post_init__(self) -> None:
-        check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
-        check_team(self.team_id)
+        super().__post_init__()
         limit = self.max_active_workers
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 0

@@ -51,23 +51,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         undo()
 
 
+# The first that matches: an option out of range is a usage error, and so on.
+_EXITS = (
+    (UsageError, EXIT_USAGE),
+    (ManifestError, EXIT_USAGE),
+    (ServiceError, EXIT_STOPPED),
+    (BulkError, EXIT_ROWS),
+)
+
+
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     """The command, its domain errors turned into ``Error: ...`` and an exit status."""
     try:
         code: int = args.func(args, argv)
         return code
-    except OptionError as exc:
-        log.error(f"Error: {exc.as_flag()}")
-        return EXIT_USAGE
-    except UsageError as exc:
-        log.error(f"Error: {exc}")
-        return EXIT_USAGE
-    except ServiceError as exc:
-        log.error(f"Error: {exc}")
-        return EXIT_STOPPED
     except BulkError as exc:
-        log.error(f"Error: {exc}")
-        return EXIT_USAGE if isinstance(exc, ManifestError) else EXIT_ROWS
+        log.error(f"Error: {exc.as_flag() if isinstance(exc, OptionError) else exc}")
+        return next(code for kind, code in _EXITS if isinstance(exc, kind))
     except KeyboardInterrupt:
         log.warning("interrupted")
         return EXIT_INTERRUPTED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
@@ -31,13 +33,8 @@ BODY = {
 
 
 async def call(url, method="POST", path="/app", *, key=KEY, body=None, headers=None):
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(
-            method, url + path, json=body, headers={"x-api-key": key, **(headers or {})}
-        ) as answer,
-    ):
-        return answer.status, await answer.json()
+    status, raw = await call_raw(url, method, path, key=key, body=body, headers=headers)
+    return status, json.loads(raw)
 
 
 async def test_create_answers_the_documented_flat_body():

@@ -20,9 +20,13 @@ from ._server import EMULATOR, Emulator, _deny, _drop, _fail_before, _json
 __all__ = ["delete_app", "put_app"]
 
 
-async def _arrive(request: web.Request) -> tuple[Emulator, bytes, web.Response | None]:
-    """What every change meets first: the latency, the key, the limit, the faults."""
+async def _arrive(
+    request: web.Request, counter: str
+) -> tuple[Emulator, bytes, web.Response | None]:
+    """What every change meets first: its count, the latency, the key, the limit, the
+    faults."""
     emu: Emulator = request.app[EMULATOR]
+    setattr(emu.record, counter, getattr(emu.record, counter) + 1)
     raw = await request.read()
     if emu.faults.latency:
         await asyncio.sleep(emu.faults.latency)
@@ -34,9 +38,7 @@ def _not_found(app_id: str) -> web.Response:
 
 
 async def put_app(request: web.Request) -> web.Response:
-    emu: Emulator = request.app[EMULATOR]
-    emu.record.puts += 1
-    emu, raw, early = await _arrive(request)
+    emu, raw, early = await _arrive(request, "puts")
     if early is not None:
         return early
     app_id = request.match_info["app_id"]
@@ -78,9 +80,7 @@ def _change(emu: Emulator, app: dict[str, Any], body: dict[str, Any]) -> None:
 
 
 async def delete_app(request: web.Request) -> web.Response:
-    emu: Emulator = request.app[EMULATOR]
-    emu.record.deletes += 1
-    emu, _, early = await _arrive(request)
+    emu, _, early = await _arrive(request, "deletes")
     if early is not None:
         return early
     owner, app_id = emu.owner(request), request.match_info["app_id"]
