@@ -17,7 +17,7 @@ from yarl import URL
 from . import _jsoncodec as jsoncodec
 from ._client import Client
 from ._compare import Judgement, judge
-from ._config import resolve_settings
+from ._config import Settings, resolve_settings
 from ._directory import Directory, Unsettled, conflict_message
 from ._errors import ServiceError
 from ._options import Manifest, RunOptions, takes_options
@@ -93,22 +93,13 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
             allow_large=options.allow_large,
             reading=options.reading,
         )
-        async with Client(
-            settings.base_url, settings.key, timeout=options.timeout, pool=2
-        ) as client:
-            directory = Directory(client, Pacer(rate=options.rate), stats=stats)
-            try:
-                await directory.list_each(prepared.sending_teams)
-            except Unsettled as exc:
-                raise ServiceError(
-                    f"the apps could not be listed, so there is no plan: {exc}"
-                ) from None
+        directory = await _listed(settings, options, prepared.sending_teams, stats)
         entries = [_entry(row, directory) for row in spooled_rows(spool)]
     frame = pd.DataFrame([e.cells for e in entries], columns=list(PLAN_COLUMNS))
     totals = _totals(entries)
     frame.attrs.update(totals=totals, summary=totals.summary(), warnings=prepared.warnings)
     frame.attrs["output"] = str(write_table(frame, out)) if out is not None else None
-    frame.attrs["report"] = Report(
+    report = Report(
         rows=len(entries),
         counts=dict(totals.actions),
         error_kinds={},
@@ -125,7 +116,23 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
         workers=totals.workers_after,
         labels=ACTIONS,
     )
+    frame.attrs["report"] = report
     return frame
+
+
+async def _listed(
+    settings: Settings, options: RunOptions, teams: tuple[str, ...], stats: Stats
+) -> Directory:
+    """Each team's apps, listed once: all a plan asks of the server."""
+    async with Client(settings.base_url, settings.key, timeout=options.timeout, pool=2) as client:
+        directory = Directory(client, Pacer(rate=options.rate), stats=stats)
+        try:
+            await directory.list_each(teams)
+        except Unsettled as exc:
+            raise ServiceError(
+                f"the apps could not be listed, so there is no plan: {exc}"
+            ) from None
+    return directory
 
 
 def _entry(row: Row, directory: Directory) -> _Entry:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,8 +27,7 @@ from ._directory import Directory
 from ._errors import ERROR_KINDS, Interrupted
 from ._existing import decide, decide_apply
 from ._guard import guard
-from ._journal import Earlier, Journal, Target, check_journal, journal_path
-from ._logs import log
+from ._journal import Journal, Target, check_journal, journal_path, let_land
 from ._options import Manifest, RunOptions, Sending, takes_options
 from ._ordered import OrderedResults
 from ._pacing import Pacer
@@ -259,7 +257,7 @@ async def _send_all(
             directory = Directory(client, pacer, stats=stats)
             shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
             sender = Sender(shared, max_retries=options.max_retries)
-            await _let_land(journal.earlier, options.timeout, sleep=control.pause)
+            await let_land(journal.earlier, options.timeout, sleep=control.pause)
             if not control.stopping and await pool.list_teams(directory, prepared.sending_teams):
                 limit = settings.max_active_workers
                 if limit is not None:
@@ -292,19 +290,3 @@ def _decider(mode: str, options: RunOptions) -> Decide:
     return lambda row, found, prior: decide(
         row, found.listed(row.team, row.name) or [], prior, skip_existing=skip
     )
-
-
-async def _let_land(
-    earlier: Earlier, timeout: float, *, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
-) -> None:
-    """A killed run's last requests may still be reaching the server. With no answer
-    recorded, only a listing taken after they could land may say they created nothing
-    (the bound a run uses for its own requests: one timeout, that run's, after the send)."""
-    last, timeout = earlier.last_unanswered(), earlier.timeout or timeout
-    wait = 0.0 if last is None else min(timeout, last + timeout - time.time())
-    if wait > 0:
-        log.info(
-            f"waiting {wait:.0f} s for the last requests of the stopped run to reach the "
-            "server before looking them up (Ctrl-C stops)"
-        )
-        await sleep(wait)

@@ -53,7 +53,7 @@ def test_reading_skips_a_line_cut_short_by_a_kill(tmp_path):
 async def test_resume_lists_only_once_a_killed_runs_unanswered_requests_could_have_landed(
     tmp_path,
 ):
-    from bulk._runner import _let_land
+    from bulk._journal import let_land
 
     path = tmp_path / "j.jsonl"
     journal = Journal(path, resume=False)
@@ -67,14 +67,14 @@ async def test_resume_lists_only_once_a_killed_runs_unanswered_requests_could_ha
     async def sleep(seconds):
         waits.append(seconds)
 
-    await _let_land(read_journal(path), 30.0, sleep=sleep)
+    await let_land(read_journal(path), 30.0, sleep=sleep)
     assert len(waits) == 1 and 29 < waits[0] <= 30
     waits.clear()
     journal = Journal(path, resume=True)
     journal.start("m.csv", 3, timeout=5.0)  # a resumed run, killed in turn
     journal.intent(ROWS[2])
     journal.close()
-    await _let_land(read_journal(path), 30.0, sleep=sleep)
+    await let_land(read_journal(path), 30.0, sleep=sleep)
     assert len(waits) == 1 and 4 < waits[0] <= 5  # the bound of the run that sent
     waits.clear()
     answered = tmp_path / "answered.jsonl"
@@ -82,7 +82,7 @@ async def test_resume_lists_only_once_a_killed_runs_unanswered_requests_could_ha
     journal.intent(ROWS[0])
     journal.result(ROWS[0], Result(1, "a", "created", "app_1"))
     journal.close()
-    await _let_land(read_journal(answered), 30.0, sleep=sleep)
+    await let_land(read_journal(answered), 30.0, sleep=sleep)
     assert waits == []
 
 
