@@ -30,6 +30,7 @@ from ._errors import UsageError
 from ._logs import log
 from ._payloads import Row
 from ._report import counted
+from ._results import check_output
 
 __all__ = ["delete_parser"]
 
@@ -63,6 +64,8 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
     options = from_args(
         DeleteOptions, args, output=output, progress=not args.quiet, control=control
     )
+    if not args.dry_run:  # said before anything is announced, let alone asked
+        check_output(output, inputs=[("results file", args.results)])
     rows = deletions(args.results, options)
     print(_announce(rows))
     if args.dry_run or not rows:

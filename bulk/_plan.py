@@ -58,7 +58,7 @@ class PlanTotals:
         tiers = ", ".join(f"{n} {tier}" for tier, n in sorted(self.tiers.items())) or "none"
         return (
             f"plan: {rows} rows: {acts or 'nothing to do'}\n"
-            f"apps per GPU tier: {tiers}\n"
+            f"apps per GPU tier, as the manifest asks: {tiers}\n"
             f"active workers: {self.workers_before} now, {self.workers_after} once applied "
             "(billing starts at 1 active worker per app)"
         )
@@ -96,6 +96,8 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
         directory = await _listed(settings, options, prepared.sending_teams, stats)
         entries = [_entry(row, directory) for row in spooled_rows(spool)]
     frame = pd.DataFrame([e.cells for e in entries], columns=list(PLAN_COLUMNS))
+    if isinstance(manifest, pd.DataFrame):
+        frame.index = manifest.index  # so that it joins the manifest, as results do
     totals = _totals(entries)
     frame.attrs.update(totals=totals, summary=totals.summary(), warnings=prepared.warnings)
     frame.attrs["output"] = str(write_table(frame, out)) if out is not None else None

@@ -99,7 +99,9 @@ def test_plan_shows_each_rows_action_changes_and_totals_and_writes_nothing(
     assert "2 apps are named 'dup'" in plan.error[plan.name == "dup"].item()
     assert (plan.team_id[plan.action != "invalid"] == TEAM).all()
     assert "1 create, 1 unchanged, 3 update, 1 replace, 1 conflict, 1 invalid" in done.stdout
-    assert "apps per GPU tier: 5 BASIC, 1 PERFORMANCE, 1 STANDARD" in done.stdout
+    assert (
+        "apps per GPU tier, as the manifest asks: 5 BASIC, 1 PERFORMANCE, 1 STANDARD" in done.stdout
+    )
     # before: same 1 + the others 0; after: same 1, workers 2, new 3 (tier stays as is)
     assert "active workers: 1 now, 6 once applied" in done.stdout
 
