@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +16,7 @@ from ._logs import log
 from ._options import RunOptions
 from ._progress import describe_rows
 from ._report import Report, write_summary
-from ._results import same_file
+from ._results import same_file, write_atomically
 from ._runner import Outcome
 from .emulator import serve
 
@@ -31,6 +33,7 @@ __all__ = [
     "reading_flags",
     "sending_flags",
     "show",
+    "summary_of_failure",
     "summary_path",
     "switch",
     "target_flags",
@@ -80,7 +83,7 @@ def _delimiter(text: str) -> str:
 
 def reading_flags(p: argparse.ArgumentParser) -> None:
     """The manifest and how to read it."""
-    p.add_argument("manifest", help="the manifest: .csv, .parquet, .jsonl or .ndjson")
+    p.add_argument("manifest", help="the manifest: .csv, .tsv, .parquet, .jsonl, .ndjson or .xlsx")
     p.add_argument(
         "--loras",
         metavar="PATH",
@@ -191,3 +194,27 @@ def show(outcome: Outcome, *, dry_run: bool = False) -> None:
     if rows:  # a large run with nothing to look at prints no empty line
         print(rows)
     print(outcome.report.summary())
+
+
+def summary_of_failure(
+    args: argparse.Namespace, argv: Sequence[str], code: int, error: str
+) -> None:
+    """A run that could not run still leaves its --summary-json: a scheduler must never
+    read the last night's summary for tonight's failure."""
+    given = [getattr(args, name, None) for name in ("manifest", "results", "loras", "output")]
+    try:
+        path = summary_path(args, *[str(g) for g in given if g is not None])
+    except (UsageError, AttributeError):
+        return  # no --summary-json, or one that would replace an input
+    if path is None:
+        return
+    now = datetime.now(UTC).isoformat()
+    data = {
+        "command": shlex.join(["python", "-m", "bulk", *argv]),
+        "exit_code": code,
+        "error": error,
+        "started_at": now,
+        "finished_at": now,
+    }
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    write_atomically(path, lambda out: out.write(text.encode()))

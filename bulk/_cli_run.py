@@ -62,7 +62,7 @@ def create_parser(commands: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=RunOptions.skip_existing,
         help="rows whose name the team already has end 'exists' with that app's id and "
-        "are not sent (default); --no-skip-existing creates a second app of that name",
+        "are not sent; --no-skip-existing creates a second app of that name",
     )
 
 

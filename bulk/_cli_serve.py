@@ -36,8 +36,8 @@ def serve_parser(commands: Any) -> None:
         help="run the built-in API emulator",
         description="Run the RunGen.AI API emulator, with faults on demand.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=8080, help="port (default 8080; 0: any free)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=_port, default=8080, help="port (0: any free one)")
     p.add_argument("--api-key", help="the key it accepts (default: a random one, printed)")
     p.add_argument("--rate-limit", type=float, default=0, help="requests/s per key, then 429")
     p.add_argument(
@@ -49,7 +49,7 @@ def serve_parser(commands: Any) -> None:
         "--retry-after",
         choices=("seconds", "date", "none"),
         default="seconds",
-        help="form of the Retry-After header on 429 (default seconds)",
+        help="form of the Retry-After header on 429",
     )
     p.add_argument("--error-rate", type=_share, default=0, help="share of 500/502/503/504")
     p.add_argument(

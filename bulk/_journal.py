@@ -20,8 +20,10 @@ import hashlib
 import json
 import os
 import secrets
+import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,7 @@ __all__ = [
     "check_journal",
     "journal_path",
     "let_land",
+    "lock_teams",
     "read_journal",
     "rows_digest",
     "salted_key",
@@ -244,15 +247,44 @@ class Journal:
 def _locked(path: Path) -> int:
     """Holds ``<journal>.lock`` for the run: two runs of one journal at once could each
     take the other's apps for missing ones. The OS drops the lock when a run dies."""
-    fd = os.open(f"{path}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    return _flock(
+        Path(f"{path}.lock"),
+        f"another run is using the journal {str(path)!r} right now; wait for it to end "
+        "(two runs of one journal at once could create apps twice)",
+    )
+
+
+@contextmanager
+def lock_teams(base_url: str, teams: Iterable[str]) -> Iterator[None]:
+    """Holds a lock per (server, team) while a run writes, on this machine: two runs of
+    one manifest with two outputs would each create every app."""
+    folder = Path(tempfile.gettempdir()) / f"rungen-bulk-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    held: list[int] = []
+    try:
+        for team in sorted(teams):
+            digest = hashlib.sha256(f"{base_url}\x00{team}".encode()).hexdigest()[:24]
+            owner = f"team {team!r}" if team else "your own apps"
+            held.append(
+                _flock(
+                    folder / f"{digest}.lock",
+                    f"another run is writing to {owner} on {base_url} right now; wait for it "
+                    "to end (two runs at once could create apps twice)",
+                )
+            )
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)  # and with it the lock
+
+
+def _flock(path: Path, busy: str) -> int:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise UsageError(
-            f"another run is using the journal {str(path)!r} right now; wait for it to end "
-            "(two runs of one journal at once could create apps twice)"
-        ) from None
+        raise UsageError(busy) from None
     return fd
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -48,7 +49,9 @@ class _Json(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = {"ts": _stamp(record), "level": record.levelname.lower()}
         line["message"] = record.getMessage()
-        return json.dumps({**line, **_fields(record)}, ensure_ascii=False, default=str)
+        # JSON has no Infinity: an unlimited rate is null, as every parser reads it.
+        fields = {k: None if v in (math.inf, -math.inf) else v for k, v in _fields(record).items()}
+        return json.dumps({**line, **fields}, ensure_ascii=False, default=str)
 
 
 def configure(

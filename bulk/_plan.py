@@ -20,6 +20,7 @@ from ._compare import Judgement, judge
 from ._config import Settings, resolve_settings
 from ._directory import Directory, Unsettled, conflict_message
 from ._errors import ServiceError
+from ._formats import format_of
 from ._options import Manifest, RunOptions, takes_options
 from ._pacing import Pacer
 from ._payloads import Row
@@ -74,6 +75,8 @@ class _Entry:
 async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     """``aplan`` taking its options as one object."""
     inputs = [("manifest", manifest), ("LoRA table", options.loras)]
+    if not isinstance(manifest, pd.DataFrame):
+        format_of(Path(manifest), "manifest")  # a missing or unknown file is said first
     out = None
     if options.output is not None:
         out = check_output(options.output, inputs=inputs, columns=PLAN_COLUMNS)

@@ -132,8 +132,16 @@ class Pool:
         """Gives every row still without a result the one it has now the run is over."""
         for row in spooled_rows(self.rows, start=self.results.first_missing):
             if not self.results.has(row.number):
-                sent = row.number in self.journal.sent
-                self.record(row, unfinished(row, self.control, in_flight=sent), journal=False)
+                self.record(row, self._unfinished(row), journal=False)
+
+    def _unfinished(self, row: Row) -> Result:
+        prior = self.journal.earlier.rows.get((row.team, row.name))
+        if prior is not None and prior.app_id and not row.error:
+            # A stopped run's app, as the server answered it then: its id must stay in
+            # the results (a rollback needs it) even when this run stops before looking.
+            return Result(row.number, row.name, "created", prior.app_id)
+        sent = row.number in self.journal.sent
+        return unfinished(row, self.control, in_flight=sent)
 
 
 def _listing_failed(exc: Unsettled) -> str:

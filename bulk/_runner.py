@@ -9,6 +9,7 @@ on disk too (``ordered``); the results file and the DataFrame are built from the
 from __future__ import annotations
 
 import functools
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,8 +27,9 @@ from ._control import RunControl, catch_signals, until_stopped
 from ._directory import Directory
 from ._errors import ERROR_KINDS, Interrupted
 from ._existing import decide, decide_apply
+from ._formats import format_of
 from ._guard import guard
-from ._journal import Journal, Target, check_journal, journal_path, let_land
+from ._journal import Journal, Target, check_journal, journal_path, let_land, lock_teams
 from ._options import Manifest, RunOptions, Sending, takes_options
 from ._ordered import OrderedResults
 from ._pacing import Pacer
@@ -125,6 +127,9 @@ def begin(options: Any, inputs: list[tuple[str, object]]) -> tuple[Execution, Se
     """What every run checks before it reads a row: where its results go (never over
     an input), its journal, its settings (none for a dry run, which touches no network)."""
     o, out = options, None
+    what, given = inputs[0]
+    if isinstance(given, str | os.PathLike):
+        format_of(Path(given), what)  # a missing or unknown input is said first
     if o.output is not None:
         out = check_output(o.output, inputs=inputs, dry_run=o.dry_run)
     if out is not None and not o.dry_run:
@@ -177,13 +182,16 @@ class Execution:
             resume=options.resume,
             target=_target(settings, self.prepared),
         )
-        work = functools.partial(_send_all, self, settings, journal, options, decide)
         try:
-            with catch_signals(self.control):
-                await until_stopped(work, self.control)
+            with lock_teams(settings.base_url, self.prepared.sending_teams):
+                work = functools.partial(_send_all, self, settings, journal, options, decide)
+                with catch_signals(self.control):
+                    await until_stopped(work, self.control)
         except anyio.get_cancelled_exc_class():
             self.finish()
             raise
+        finally:
+            journal.close()  # closed already, but for a run that could not begin
 
     def finish(self) -> Outcome:
         """The results file, written once every row has its result."""

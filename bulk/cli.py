@@ -11,7 +11,14 @@ from collections.abc import Sequence
 
 from . import __version__
 from ._cli_delete import delete_parser
-from ._cli_flags import EXIT_INTERRUPTED, EXIT_ROWS, EXIT_STOPPED, EXIT_USAGE, log_flags
+from ._cli_flags import (
+    EXIT_INTERRUPTED,
+    EXIT_ROWS,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    log_flags,
+    summary_of_failure,
+)
 from ._cli_help import EPILOGS, EXITS, TOP, Help
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
@@ -66,8 +73,11 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         code: int = args.func(args, argv)
         return code
     except BulkError as exc:
-        log.error(f"Error: {exc.as_flag() if isinstance(exc, OptionError) else exc}")
-        return next(code for kind, code in _EXITS if isinstance(exc, kind))
+        message = exc.as_flag() if isinstance(exc, OptionError) else str(exc)
+        log.error(f"Error: {message}")
+        code = next(code for kind, code in _EXITS if isinstance(exc, kind))
+        summary_of_failure(args, argv, code, message)
+        return code
     except KeyboardInterrupt:
         log.warning("interrupted")
         return EXIT_INTERRUPTED

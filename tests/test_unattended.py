@@ -237,3 +237,61 @@ def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn):
     bar.add(Result(1, "a", "created"))
     bar.close()
     assert not [w for w in recwarn if "IProgress" in str(w.message)]
+
+
+def test_two_runs_writing_to_the_same_team_at_once_are_refused(tmp_path, emulator_thread):
+    from bulk._journal import lock_teams
+
+    manifest(tmp_path, 2)
+    with emulator_thread() as emu, lock_teams(emu.url, [""]):  # a run in progress
+        done = run_cli("create", "m.csv", "-o", "other.csv", cwd=tmp_path, env=cli_env(emu.url))
+        assert emu.record.posts == 0
+    assert done.returncode == 2 and "another run is writing to your own apps" in done.stderr
+
+
+def test_a_summary_is_written_for_a_run_that_could_not_run(tmp_path):
+    (tmp_path / "s.json").write_text('{"exit_code": 0}')  # last night's
+    env = cli_env("http://127.0.0.1:1")
+    done = run_cli("create", "missing.csv", "--summary-json", "s.json", cwd=tmp_path, env=env)
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert done.returncode == summary["exit_code"] == 2
+    assert "not found" in summary["error"] and summary["finished_at"].endswith("+00:00")
+
+
+def test_an_unlimited_rate_is_null_in_json_logs():
+    import logging
+
+    from bulk._logs import _Json
+
+    record = logging.LogRecord("bulk", 5, "", 0, "pacer rate", (), None)
+    record.fields = {"rate_from": float("inf"), "rate_to": 5.0}
+    assert json.loads(_Json().format(record))["rate_from"] is None
+
+
+def test_the_notebook_emulator_says_when_it_is_not_running():
+    with bulk.Emulator() as emu:
+        pass
+    with pytest.raises(RuntimeError, match="inside its 'with' block"):
+        emu.apps()
+
+
+def test_an_interrupted_resume_keeps_the_ids_the_stopped_run_got(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 2)
+    out = tmp_path / "m.results.csv"
+    with emulator_thread() as emu:
+        first = bulk.run(path, base_url=emu.url, api_key=KEY, output=out, progress=False)
+        control = bulk.RunControl()
+        control.interrupt()  # Ctrl-C before the resume could look anything up
+        with pytest.raises(bulk.Interrupted) as stopped:
+            bulk.run(
+                path,
+                base_url=emu.url,
+                api_key=KEY,
+                output=out,
+                resume=True,
+                control=control,
+                progress=False,
+            )
+    results = stopped.value.results
+    assert results.status.tolist() == ["created", "created"]
+    assert results.app_id.tolist() == first.app_id.tolist()  # a rollback still finds them

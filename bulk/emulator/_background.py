@@ -76,7 +76,8 @@ class Emulator:
 
     def apps(self, team: str | None = None) -> list[dict[str, Any]]:
         """The apps the emulator holds for ``team`` (None: the key's own), as copies."""
-        assert self._loop is not None, "use it in a 'with' block"
+        if self._loop is None or not self._thread.is_alive():
+            raise RuntimeError("the emulator is not running: call apps() inside its 'with' block")
 
         async def snapshot() -> list[dict[str, Any]]:  # in the server's own thread
             owner = team or "user_emulated"
