@@ -12,11 +12,13 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from logging import DEBUG
 from typing import Any
 
 import anyio
 
 from ._client import Action, Client, Kind, Reply
+from ._logs import note
 from ._pacing import Pacer
 from ._results import Stats
 from ._retrying import listing_policy
@@ -114,4 +116,7 @@ class Directory:
         self._stats.listings += 1
         reply, apps = await self._client.list_apps(team=team)
         self._stats.throttled += reply.kind is Kind.RATE_LIMITED
+        note(
+            DEBUG, "listing", team=team, status=reply.status, kind=reply.kind.value, apps=len(apps)
+        )
         return reply, apps

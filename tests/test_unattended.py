@@ -61,6 +61,8 @@ def test_json_log_lines_carry_a_utc_time_and_one_line_per_attempt(tmp_path, emul
     assert len(attempts) == posts
     assert set(attempts[0]) >= {"row", "name", "status", "kind", "attempt", "latency"}
     assert any(line["message"].startswith("pacer") for line in lines)  # -vv, after a 429
+    (listing,) = [line for line in lines if line["message"] == "listing"]  # the GET
+    assert listing["status"] == 200 and listing["apps"] == 0
     assert KEY not in text
 
 
