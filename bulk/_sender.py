@@ -36,10 +36,6 @@ _AGAIN = (Action.RETRY, Action.RECONCILE)
 _STOP_WORKERS = b'{"configuration":{"active_workers":0}}'
 
 
-async def _post(client: Client, row: Row, payload: bytes) -> Reply:
-    return await client.create(payload, team=row.team, key=row.key)
-
-
 async def _put(client: Client, row: Row, payload: bytes) -> Reply:
     assert row.target is not None
     return await client.update(row.target, payload, team=row.team)
@@ -50,7 +46,8 @@ async def _delete(client: Client, row: Row, payload: bytes) -> Reply:
     return await client.delete(row.target, team=row.team)
 
 
-_SEND = {"POST": _post, "PUT": _put, "DELETE": _delete}
+_SEND = {"PUT": _put, "DELETE": _delete}
+_METHODS = {"create": "POST", "update": "PUT", "delete": "DELETE"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +117,7 @@ class RowSend:
             self._scaled = reply is not None and reply.action is Action.DONE
             if not self._scaled or (reply is not None and reply.kind is Kind.GONE):
                 return
-        await self._call({"create": "POST", "update": "PUT"}.get(row.op, "DELETE"), row.payload)
+        await self._call(_METHODS[row.op], row.payload)
 
     async def _call(self, method: str, payload: bytes, *, preliminary: bool = False) -> bool:
         """Sends one request; False when the run stopped first. A ``preliminary`` one (a
@@ -133,7 +130,10 @@ class RowSend:
             shared.journal.intent(row)  # once, before the row's first request
         self.attempts += not preliminary
         shared.stats.count(method, retry=self.attempts > 1 and not preliminary)
-        reply = await _SEND[method](shared.client, row, payload)
+        if method == "POST":  # the hot path: no dispatch of its own
+            reply = await shared.client.create(payload, team=row.team, key=row.key)
+        else:
+            reply = await _SEND[method](shared.client, row, payload)
         shared.learn(reply, sent_at)
         if log.isEnabledFor(DEBUG):
             took = shared.clock() - sent_at
