@@ -126,6 +126,7 @@ class ManifestReader:
     ) -> None:
         chunk_rows = chunk_rows or formats.CHUNK_ROWS
         reading = reading or Reading()
+        self._hint, self._notes = "", []
         self.warnings: list[str] = []
         if isinstance(manifest, pd.DataFrame):
             self.source = "DataFrame"
@@ -135,6 +136,10 @@ class ManifestReader:
         else:
             path = Path(manifest)
             self.source, kind = str(path), format_of(path, "manifest")
+            if kind == "xlsx" and reading.sheet is None:
+                self._hint = "; that is the workbook's first sheet: name another with --sheet"
+            elif kind != "xlsx" and reading.sheet is not None:
+                self._notes.append(f"--sheet {reading.sheet!r} is for .xlsx manifests; ignored")
             with translated("manifest", path, kind, reading):
                 columns = header(path, kind, reading)
             self._chunks = file_chunks(path, kind, "manifest", chunk_rows, reading)
@@ -149,7 +154,7 @@ class ManifestReader:
 
     def _check_columns(self, *, everything_broken: bool) -> None:
         columns = list(self._columns)
-        self.warnings = _unused(columns, f"manifest {self.source!r}")
+        self.warnings = [*self._notes, *_unused(columns, f"manifest {self.source!r}")]
         present = {canonical(c) for c in columns}
         missing = [c for c in REQUIRED if c not in present]
         if missing and not everything_broken:
@@ -157,6 +162,7 @@ class ManifestReader:
                 f"manifest {self.source!r} has no {', '.join(repr(c) for c in missing)} column "
                 f"(required: {', '.join(REQUIRED)}; columns found: "
                 f"{', '.join(repr(str(c)) for c in columns)}){_delimiter_hint(columns)}"
+                f"{self._hint}"
             )
 
     def __iter__(self) -> Iterator[list[Record]]:
@@ -223,23 +229,37 @@ def read_loras_table(
         chunks = file_chunks(path, kind, "LoRA table", CHUNK_ROWS, reading)
     records = [pair for chunk in chunks for pair in chunk]
     columns = columns if columns is not None else _columns(records)
-    missing = [c for c in ("app", *LORA_FIELDS) if c not in columns]
+    missing = [c for c in ("app", *LORA_FIELDS) if c not in _lora_columns(columns)]
     if missing:
         raise ManifestError(
             f"{source} has no {', '.join(repr(c) for c in missing)} column "
             f"(needs: app, {', '.join(LORA_FIELDS)})"
         )
     by_app: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    names = _lora_columns(columns)
     for row_no, (line, record) in enumerate(records, 1):
         if isinstance(record, BadLine):
             raise ManifestError(f"{source}: line {line}: {record.message}")
-        app = str(record.get("app") or "").strip()
+        app = str(record.get(names.get("app", "app")) or "").strip()
         if not app:
             raise ManifestError(
                 f"{source}: row {row_no}: 'app' is empty; name the app it belongs to"
             )
-        by_app.setdefault(app, []).append((row_no, {k: record.get(k) for k in LORA_FIELDS}))
+        lora = {field: record.get(names.get(field, field)) for field in LORA_FIELDS}
+        by_app.setdefault(app, []).append((row_no, lora))
     return by_app
+
+
+def _lora_columns(columns: Iterable[Any]) -> dict[str, Any]:
+    """A LoRA table's headers forgiven as the manifest's are (``Version Id`` is
+    ``versionId``): the field each column holds."""
+    wanted = {f.lower(): f for f in ("app", *LORA_FIELDS)}
+    found: dict[str, Any] = {}
+    for column in columns:
+        key = "".join(_SEPARATORS.split(str(column).strip().lower())).replace("_", "")
+        if key in wanted:
+            found.setdefault(wanted[key], column)
+    return found
 
 
 def _check_orphans(by_app: dict[str, list[Any]], joined: set[str]) -> None:

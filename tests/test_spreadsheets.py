@@ -21,7 +21,8 @@ def rows_of(path, **reading):
     options = bulk.RunOptions(**reading)
     from bulk._manifest import ManifestReader
 
-    return build_rows([r for chunk in ManifestReader(path, reading=options.reading) for r in chunk])
+    reader = ManifestReader(path, loras=options.loras, reading=options.reading)
+    return build_rows([r for chunk in reader for r in chunk])
 
 
 def test_a_cp1252_semicolon_export_with_spreadsheet_headers_runs(tmp_path, emulator_thread):
@@ -134,3 +135,32 @@ def test_without_openpyxl_the_error_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_openpyxl)
     with pytest.raises(bulk.ManifestError, match=r"pip install 'rungen-bulk\[excel\]'"):
         read_manifest(tmp_path / "m.xlsx")
+
+
+def test_a_lora_table_with_spreadsheet_headers_is_read(tmp_path):
+    table = tmp_path / "loras.csv"
+    table.write_text(
+        "App,ID,Version Id,Download-URL,Name,Weight\n"
+        "a,1,2,https://civitai.com/api/download/models/2,L,0.8\n"
+    )
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"name,gpu_tier,model_url\na,BASIC,{URL}\n")
+    (row,) = rows_of(manifest, loras=table)
+    assert row.error is None
+    assert row.body["workflow"]["tools"]["loras"][0]["versionId"] == "2"
+
+
+def test_the_first_sheet_hint_and_a_sheet_named_for_a_csv(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl", reason="the excel extra (openpyxl) is not installed")
+    book = openpyxl.Workbook()
+    book.active.append(["This sheet is notes"])
+    book.create_sheet("Apps").append(["name", "gpu_tier", "model_url"])
+    book.save(tmp_path / "m.xlsx")
+    with pytest.raises(bulk.ManifestError, match="first sheet: name another with --sheet"):
+        rows_of(tmp_path / "m.xlsx")
+    from bulk._manifest import ManifestReader
+
+    (tmp_path / "m.csv").write_text(f"name,gpu_tier,model_url\na,BASIC,{URL}\n")
+    reader = ManifestReader(tmp_path / "m.csv", reading=bulk.RunOptions(sheet="Apps").reading)
+    list(reader)
+    assert "--sheet 'Apps' is for .xlsx manifests; ignored" in reader.warnings
