@@ -71,7 +71,7 @@ def _jsonl_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Ch
             if not line.strip():
                 continue
             try:
-                value = jsoncodec.loads(line)
+                value = jsoncodec.loads(line, strict=True)
             except json.JSONDecodeError as exc:
                 batch.append((line_no, BadLine(f"not valid JSON ({exc.msg})")))
             else:

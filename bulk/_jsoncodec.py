@@ -24,8 +24,14 @@ _LONG_DIGITS = re.compile(r"[0-9]{19}")
 _LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
 
 
-def loads(text: str | bytes) -> Any:
-    """Like ``json.loads``; raises ``json.JSONDecodeError`` (with ``msg`` and ``pos``)."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON: leave the field out, or give a number")
+
+
+def loads(text: str | bytes, *, strict: bool = False) -> Any:
+    """Like ``json.loads``; raises ``json.JSONDecodeError`` (with ``msg`` and ``pos``).
+    ``strict``: NaN and Infinity, which JSON does not have, are errors too (a JSONL
+    line's NaN would read as an empty cell, and the field would silently go)."""
     if isinstance(text, bytes):
         long = _LONG_DIGITS_BYTES.search(text) is not None
     else:
@@ -36,7 +42,7 @@ def loads(text: str | bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_no_constant if strict else None)
     except json.JSONDecodeError:
         raise
     except RecursionError:

@@ -253,3 +253,15 @@ def test_samples_cover_zero_one_and_three_loras_and_invalid_rows():
     counts = {len((r.body["workflow"].get("tools") or {}).get("loras", [])) for r in rows if r.body}
     assert {0, 1, 3} <= counts and len(rows) >= 20
     assert [r.number for r in rows if r.error] == [7, 12, 16, 20, 22]
+
+
+def test_a_jsonl_nan_is_a_row_error_not_a_field_that_silently_goes(tmp_path):
+    path = tmp_path / "m.jsonl"
+    line = {"name": "a", "gpu_tier": "BASIC", "model_url": URL, "active_workers": "NAN"}
+    good = json.dumps({**line, "name": "b", "active_workers": 1})
+    path.write_text(good + "\n" + json.dumps(line).replace('"NAN"', "NaN") + "\n")
+    rows = build_rows(read_manifest(path).records)
+    assert rows[0].error is None
+    assert rows[1].error == (
+        "row 2 (line 2): not valid JSON (NaN is not JSON: leave the field out, or give a number)"
+    )
