@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields, replace
@@ -15,8 +14,8 @@ from ._errors import UsageError
 from ._logs import log
 from ._options import RunOptions
 from ._progress import describe_rows
-from ._report import Report, write_summary
-from ._results import same_file, write_atomically
+from ._report import Report, write_json, write_summary
+from ._results import same_file
 from ._runner import Outcome
 from .emulator import serve
 
@@ -216,5 +215,4 @@ def summary_of_failure(
         "started_at": now,
         "finished_at": now,
     }
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    write_atomically(path, lambda out: out.write(text.encode()))
+    write_json(path, data)

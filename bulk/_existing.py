@@ -14,7 +14,7 @@ from . import _jsoncodec as jsoncodec
 from ._compare import judge
 from ._directory import conflict_message
 from ._journal import Prior
-from ._payloads import Row, idempotency_key
+from ._payloads import Row
 from ._results import Result
 
 __all__ = ["decide", "decide_apply"]
@@ -46,11 +46,6 @@ def decide(row: Row, ids: list[str], prior: Prior | None, *, skip_existing: bool
     if skip_existing and ids:
         return _conflict(row, ids)
     row.existing = tuple(ids)
-    if ids:
-        # A second app of a name on purpose: a key of its own, or a server that honours
-        # keys would answer with the first app's.
-        extra = "\x00".join(ids).encode()
-        row.key = idempotency_key(row.team, row.name, row.payload + b"\x00" + extra)
     return None
 
 

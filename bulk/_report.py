@@ -14,7 +14,7 @@ from typing import Any
 from ._errors import ERROR_KINDS
 from ._results import STATUSES, SUCCESS, write_atomically
 
-__all__ = ["Report", "counted", "write_summary"]
+__all__ = ["Report", "counted", "write_json", "write_summary"]
 
 
 def counted(n: int, noun: str) -> str:
@@ -127,6 +127,11 @@ def write_summary(path: Path, report: Report, *, command: str, exit_code: int) -
     data = {"command": command, "exit_code": exit_code, **report.to_dict()}
     data["duration_seconds"] = data.pop("elapsed_seconds")
     data["manifest_sha256"] = _sha256(Path(report.manifest)) if report.manifest else None
+    write_json(path, data)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """A summary file, readable JSON, whole or not at all."""
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     write_atomically(path, lambda out: out.write(text.encode()))
 
