@@ -18,7 +18,6 @@ final       400, 401, 403, 404, 409, 422 and other 4xx; TLS failures    client, 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -30,11 +29,21 @@ from yarl import URL
 
 from . import _jsoncodec as jsoncodec
 from ._config import ApiKey
+from ._ids import app_id_problem
 
-__all__ = ["MAX_ERROR_TEXT", "Action", "Client", "Kind", "Reply", "parse_retry_after"]
+__all__ = [
+    "MAX_ERROR_TEXT",
+    "Action",
+    "Client",
+    "Kind",
+    "Reply",
+    "is_redirect",
+    "parse_retry_after",
+]
 
 MAX_ERROR_TEXT = 300
 MAX_RETRY_AFTER = 300.0
+_READ_TEXT = 1 << 16  # bytes of an error body that are read for its message
 
 
 class Action(StrEnum):
@@ -84,6 +93,7 @@ class Reply(NamedTuple):
     settle_after: float = 0.0  # a listing may settle it only this many seconds later
 
 
+Redact = Callable[[str], str]
 _RETRY_STATUSES = {429: Kind.RATE_LIMITED, 503: Kind.SERVER}
 _AUTH_STATUSES = (401, 403)
 
@@ -116,20 +126,46 @@ def find_app_id(data: Any) -> str | None:
     return None
 
 
-def _snippet(raw: bytes, limit: int) -> str:
-    return " ".join(raw.decode("utf-8", "replace").split())[:limit]
+def _cut(text: str, limit: int) -> str:
+    return " ".join(text.split())[:limit]
 
 
-def _message(status: int, raw: bytes) -> str:
+def _decoded(raw: bytes) -> str:
+    """The start of a body as text: enough for any message, bounded for a whole page."""
+    return raw[:_READ_TEXT].decode("utf-8", "replace")
+
+
+def _message(status: int, raw: bytes, redact: Redact) -> str:
+    """The server's words, the key removed before they are cut or quoted: a cut could
+    leave part of the key, and quoting escapes it out of recognition."""
+    if not raw:
+        return f"HTTP {status}"
     try:
-        data = json.loads(raw)
+        data = jsoncodec.loads(raw)
     except ValueError:
-        return f"HTTP {status} (not JSON): {_snippet(raw, 120)!r}" if raw else f"HTTP {status}"
-    text = data.get("error") or data.get("message") if isinstance(data, dict) else None
-    return f"HTTP {status}: {text if isinstance(text, str) else _snippet(raw, 200)}"
+        return f"HTTP {status} (not JSON): {_cut(redact(_decoded(raw)), 120)!r}"
+    said = data.get("error") or data.get("message") if isinstance(data, dict) else None
+    if isinstance(said, str):
+        return f"HTTP {status}: {_cut(redact(said), MAX_ERROR_TEXT)}"
+    return f"HTTP {status}: {_cut(redact(_decoded(raw)), 200)}"
 
 
-def _answer(status: int, headers: Any, raw: bytes) -> Reply:
+def _redirect(status: int, headers: Any, redact: Redact) -> Reply:
+    """A 3xx is never followed: the key would go along to wherever it points. It stops
+    the run; a base URL that answers 301 is almost always a typo."""
+    location = _cut(redact(headers.get("Location") or "(no Location)"), 200)
+    error = (
+        f"HTTP {status} redirect to {location!r}: bulk follows no redirect (the API key "
+        "would go along); check --base-url"
+    )
+    return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
+
+
+def is_redirect(reply: Reply) -> bool:
+    return reply.status is not None and 300 <= reply.status < 400
+
+
+def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
     if 200 <= status < 300:
         try:
             app_id = find_app_id(jsoncodec.loads(raw))
@@ -140,7 +176,9 @@ def _answer(status: int, headers: Any, raw: bytes) -> Reply:
         return Reply(
             Action.RECONCILE, Kind.AMBIGUOUS, status, error=f"HTTP {status} with no app id"
         )
-    error = _message(status, raw)
+    if 300 <= status < 400:
+        return _redirect(status, headers, redact)
+    error = _message(status, raw, redact)
     if status in _RETRY_STATUSES:
         after = parse_retry_after(headers.get("Retry-After"))
         return Reply(Action.RETRY, _RETRY_STATUSES[status], status, error=error, retry_after=after)
@@ -176,6 +214,7 @@ class Client:
     def __init__(self, base_url: str, api_key: ApiKey, *, timeout: float, pool: int) -> None:
         self._key, self._timeout = api_key, timeout
         self._app_url = URL(f"{base_url}/app")  # parsed once, not per request
+        self._origin = self._app_url.origin()
         self._session: aiohttp.ClientSession | None = None
         self._pool = pool
         self._team_headers: dict[str | None, dict[str, str]] = {}
@@ -210,11 +249,17 @@ class Client:
     async def update(self, app_id: str, payload: bytes, *, team: str | None) -> Reply:
         """PUT /app/{id} once: a partial update. A PUT is idempotent, so an answer that
         leaves it in doubt asks for a plain retry, not a look-up."""
+        problem = app_id_problem(app_id)
+        if problem is not None:  # never sent: an id must not reach another path
+            return Reply(Action.FINAL, Kind.CLIENT, error=problem)
         reply = await self._send("PUT", self._app_url / app_id, payload, self._headers(team))
         return _idempotent(reply, Kind.UPDATED, app_id)
 
     async def delete(self, app_id: str, *, team: str | None) -> Reply:
         """DELETE /app/{id} once; a 404 means the app is already gone."""
+        problem = app_id_problem(app_id)
+        if problem is not None:  # never sent: an id must not reach another path
+            return Reply(Action.FINAL, Kind.CLIENT, error=problem)
         reply = await self._send("DELETE", self._app_url / app_id, None, self._headers(team))
         if reply.status == 404:
             return Reply(Action.DONE, Kind.GONE, 404, app_id)
@@ -224,11 +269,24 @@ class Client:
         self, method: str, url: URL, payload: bytes | None, headers: dict[str, str]
     ) -> Reply:
         assert self._session is not None, "use the client inside 'async with'"
+        if url.origin() != self._origin:
+            return self._off_origin(url)
         try:
-            async with self._session.request(method, url, data=payload, headers=headers) as resp:
-                return self._clean(_answer(resp.status, resp.headers, await resp.read()))
+            async with self._session.request(
+                method, url, data=payload, headers=headers, allow_redirects=False
+            ) as resp:
+                raw = await resp.read()
+                return self._clean(_answer(resp.status, resp.headers, raw, self._key.redact))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._clean(translate(exc, timeout=self._timeout))
+
+    def _off_origin(self, url: URL) -> Reply:
+        """The key goes to the base URL's scheme, host and port, and nowhere else."""
+        error = (
+            f"refused to send to {str(url.origin())!r}: not the base URL "
+            f"{str(self._origin)!r} (the API key goes nowhere else)"
+        )
+        return Reply(Action.FINAL, Kind.CLIENT, error=error)
 
     def _clean(self, reply: Reply) -> Reply:
         """Server text may echo the key, and may be a whole page: redact it, bound it."""
@@ -241,18 +299,19 @@ class Client:
         assert self._session is not None, "use the client inside 'async with'"
         headers = {"x-team-id": team} if team else None
         try:
-            async with self._session.get(self._app_url, headers=headers) as resp:
+            async with self._session.get(
+                self._app_url, headers=headers, allow_redirects=False
+            ) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._clean(translate(exc, timeout=self._timeout)), []
         if status >= 300:
-            return self._clean(_answer(status, answer_headers, raw)), []
+            return self._clean(_answer(status, answer_headers, raw, self._key.redact)), []
         try:
             data = jsoncodec.loads(raw)
         except ValueError:
-            return self._clean(
-                Reply(Action.RETRY, Kind.SERVER, status, error=_message(status, raw))
-            ), []
+            error = _message(status, raw, self._key.redact)
+            return Reply(Action.RETRY, Kind.SERVER, status, error=error), []
         apps = data.get("data") if isinstance(data, dict) else data
         if not isinstance(apps, list):
             return Reply(Action.RETRY, Kind.SERVER, status, error="GET /app: no list of apps"), []

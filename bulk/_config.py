@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -43,17 +44,22 @@ class ApiKey:
         return self._value
 
     def redact(self, text: str) -> str:
-        """Removes the key, and only the key, from text that may have come from a server.
+        """Removes the key, and only the key, from text that may have come from a server:
+        in every form a server may echo it (raw, JSON-escaped, ``repr``-escaped), and any
+        run of 8 or more of its characters (a server that shows a part of it).
 
         A short test key such as ``k`` is redacted only where it stands as a word of its
         own, so that "check the base URL" is left as it is.
         """
-        if self._value not in text:
-            return text
-        if len(self._value) >= MIN_KEY_LENGTH:
-            return text.replace(self._value, "***")
-        word = re.compile(rf"(?<![\w-]){re.escape(self._value)}(?![\w-])")
-        return word.sub("***", text)
+        key = self._value
+        if len(key) < MIN_KEY_LENGTH:
+            if key not in text:
+                return text
+            word = re.compile(rf"(?<![\w-]){re.escape(key)}(?![\w-])")
+            return word.sub("***", text)
+        for form in _escaped_forms(key):
+            text = text.replace(form, "***")
+        return _without_parts(text, key)
 
     def fingerprint(self) -> str:
         """A short hash that tells two keys apart without revealing either."""
@@ -63,6 +69,45 @@ class ApiKey:
         return "ApiKey('***')"
 
     __str__ = __repr__
+
+
+def _escapes(text: str) -> set[str]:
+    """``text`` as JSON and Python's ``repr`` write it inside a string."""
+    slashed = text.replace("\\", "\\\\")
+    return {
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        repr(text)[1:-1],
+        slashed.replace("'", "\\'"),
+        slashed.replace('"', '\\"'),
+        slashed,
+    }
+
+
+def _escaped_forms(key: str) -> list[str]:
+    """The key, escaped once or twice (a JSON body quoting a message that quoted the
+    key), longest first so that no form leaves a piece of a longer one."""
+    once = _escapes(key)
+    twice = {form for escaped in once for form in _escapes(escaped)}
+    return sorted({key} | once | twice, key=len, reverse=True)
+
+
+def _without_parts(text: str, key: str) -> str:
+    """Any run of ``MIN_KEY_LENGTH`` or more characters of the key, taken out."""
+    start = 0
+    while start + MIN_KEY_LENGTH <= len(key):
+        window = key[start : start + MIN_KEY_LENGTH]
+        at = text.find(window)
+        if at < 0:
+            start += 1
+            continue
+        end = at + MIN_KEY_LENGTH  # the match grows as far as the key goes on
+        while (
+            end < len(text) and start + end - at < len(key) and text[end] == key[start + end - at]
+        ):
+            end += 1
+        text = text[:at] + "***" + text[end:]
+    return text
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,10 @@ class Target:
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
         check_team(self.team_id)
+        if isinstance(self.api_key, str):
+            # Held as an ApiKey, which never renders: dataclasses.asdict(), repr() and
+            # a debugger's view of the options show '***', never the key.
+            object.__setattr__(self, "api_key", ApiKey(self.api_key))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ import anyio
 from tenacity import AsyncRetrying
 
 from ._breaker import RetryBudget
-from ._client import Action, Client, Kind, Reply
+from ._client import Action, Client, Kind, Reply, is_redirect
 from ._control import RunControl
 from ._directory import Directory, Unsettled, conflict_message
 from ._journal import Journal
@@ -78,6 +78,8 @@ class Shared:
         elif reply.kind is Kind.AUTH:
             error = reply.error or "the API key was refused"
             self.control.halt(f"the API key was refused ({error})", kind="auth")
+        elif is_redirect(reply):  # never followed: the user fixes --base-url
+            self.control.halt(f"the server redirected: {reply.error}", kind="client")
 
 
 class RowSend:
