@@ -25,6 +25,7 @@ __all__ = [
     "EXIT_ROWS",
     "EXIT_STOPPED",
     "EXIT_USAGE",
+    "command_line",
     "exit_code",
     "from_args",
     "log_flags",
@@ -103,6 +104,17 @@ def reading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sheet", help="the sheet of an .xlsx manifest (default: the first)")
 
 
+class _NoKeyFlag(argparse.Action):
+    """``--api-key VALUE`` is refused without echoing VALUE: a key on the command line
+    shows in the process list and the shell's history, and argparse would print it back."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        parser.error(
+            "there is no --api-key flag (a key on the command line shows in the process "
+            "list): set RUNGEN_API_KEY, or pass --api-key-file PATH"
+        )
+
+
 def target_flags(p: argparse.ArgumentParser) -> None:
     """Which server, with which key."""
     where = p.add_mutually_exclusive_group()
@@ -113,6 +125,7 @@ def target_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--api-key-file", metavar="PATH", help="file holding the API key (default: $RUNGEN_API_KEY)"
     )
+    p.add_argument("--api-key", nargs="?", action=_NoKeyFlag, help=argparse.SUPPRESS)
     switch(p, "--insecure", "allow a plain-http base URL that is not a loopback address")
     _tuning(p, "--rate", float, "most requests per second, retries included; 0: no cap")
     _tuning(p, "--max-retries", int, "retries per row")
@@ -165,10 +178,21 @@ def summary_path(args: argparse.Namespace, *given: str | None) -> Path | None:
     return path
 
 
+def command_line(argv: Sequence[str]) -> str:
+    """The command as a summary records it. A --api-key-file that names no file may be
+    the key itself, typed in place of the path: it is recorded as '***'."""
+    shown = list(argv)
+    for i, arg in enumerate(shown):
+        if arg == "--api-key-file" and i + 1 < len(shown) and not Path(shown[i + 1]).is_file():
+            shown[i + 1] = "***"
+        elif arg.startswith("--api-key-file=") and not Path(arg.split("=", 1)[1]).is_file():
+            shown[i] = "--api-key-file=***"
+    return shlex.join(["python", "-m", "bulk", *shown])
+
+
 def write_summary_of(path: Path | None, report: Report, argv: Sequence[str], code: int) -> int:
     if path is not None:
-        command = shlex.join(["python", "-m", "bulk", *argv])
-        write_summary(path, report, command=command, exit_code=code)
+        write_summary(path, report, command=command_line(argv), exit_code=code)
     return code
 
 
@@ -209,7 +233,7 @@ def summary_of_failure(
         return
     now = datetime.now(UTC).isoformat()
     data = {
-        "command": shlex.join(["python", "-m", "bulk", *argv]),
+        "command": command_line(argv),
         "exit_code": code,
         "error": error,
         "started_at": now,

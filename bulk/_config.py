@@ -158,6 +158,9 @@ def check_base_url(url: str, *, insecure: bool = False) -> str:
 def _read_key_file(path: str | os.PathLike[str]) -> ApiKey:
     try:
         text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        # Never echoed: the "path" may be the key itself, typed in its place.
+        raise ConfigError("the file named by --api-key-file does not exist") from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read the API key file {os.fspath(path)!r}: {exc.strerror}"

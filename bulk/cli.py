@@ -30,14 +30,21 @@ __all__ = ["main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
+    # No abbreviations: "--api-key VALUE" would be taken for "--api-key-file VALUE", and
+    # the key echoed as a file name.
     top = argparse.ArgumentParser(
-        prog="python -m bulk", description=TOP, epilog=EXITS, formatter_class=Help
+        prog="python -m bulk",
+        description=TOP,
+        epilog=EXITS,
+        formatter_class=Help,
+        allow_abbrev=False,
     )
     top.add_argument("--version", action="version", version=f"bulk {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (create_parser, plan_parser, apply_parser, delete_parser, serve_parser):
         add(commands)
     for name, command in commands.choices.items():
+        command.allow_abbrev = False  # add_parser passes no such setting down
         log_flags(command)
         command.formatter_class, command.epilog = Help, EPILOGS[name]
     return top

@@ -131,7 +131,7 @@ def test_exit_0_when_every_row_is_created(tmp_path, emulator_thread):
         (["m.csv", "--rate", "-2"], "Error: --rate must be requests per second"),
         (["m.csv", "-o", "r.xlsx"], "Error: output 'r.xlsx': unknown extension '.xlsx'"),
         (["m.csv", "--base-url", "http://api.example.com"], "is plain http"),
-        (["m.csv", "--api-key-file", "nokey"], "cannot read the API key file 'nokey'"),
+        (["m.csv", "--api-key-file", "nokey"], "the file named by --api-key-file does not exist"),
         (["m.csv", "--resume"], "nothing to resume"),
     ],
 )

@@ -142,3 +142,49 @@ def test_the_options_never_show_the_key(options):
     shown = [repr(dataclasses.asdict(held)), repr(held), str(held), repr(dataclasses.astuple(held))]
     assert not any(w in text for text in shown for w in windows(PLAIN_KEY))
     assert held.api_key.reveal() == PLAIN_KEY  # still the key where it is used
+
+
+def every_parser():
+    from bulk import cli
+
+    top = cli.parser()
+    yield top
+    for action in top._subparsers._group_actions:
+        yield from action.choices.values()
+
+
+def test_no_parser_takes_abbreviations():
+    parsers = list(every_parser())
+    assert len(parsers) == 6 and all(p.allow_abbrev is False for p in parsers)
+
+
+@pytest.mark.parametrize("flag", [["--api-key", PLAIN_KEY], [f"--api-key={PLAIN_KEY}"]])
+def test_a_key_given_as_a_flag_is_refused_and_never_echoed(tmp_path, emulator_thread, flag):
+    path = manifest(tmp_path)
+    with emulator_thread() as emu:
+        args = ["create", str(path), *flag, "--summary-json", "s.json", "--log-format", "json"]
+        done = run_cli(*args, cwd=tmp_path, env=cli_env(emu.url))
+        nothing_reached(emu)
+    assert done.returncode == 2
+    assert "there is no --api-key flag" in done.stderr
+    assert PLAIN_KEY not in done.stdout + done.stderr
+    assert not (tmp_path / "m.results.csv").exists()
+    assert not (tmp_path / "s.json").exists() or PLAIN_KEY not in (tmp_path / "s.json").read_text()
+
+
+@pytest.mark.parametrize("flag", [["--api-key-file", PLAIN_KEY], [f"--api-key-file={PLAIN_KEY}"]])
+def test_a_key_given_for_the_key_file_is_never_echoed(tmp_path, emulator_thread, flag):
+    path = manifest(tmp_path)
+    with emulator_thread() as emu:
+        args = ["create", str(path), *flag, "--summary-json", "s.json"]
+        args += ["--log-format", "json", "--log-file", "log.jsonl"]
+        done = run_cli(*args, cwd=tmp_path, env=cli_env(emu.url))
+        nothing_reached(emu)
+    assert done.returncode == 2
+    log = (tmp_path / "log.jsonl").read_text()
+    assert "the file named by --api-key-file does not exist" in log
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["error"] == "the file named by --api-key-file does not exist"
+    assert "--api-key-file" in summary["command"]
+    for text in (done.stdout, done.stderr, log, json.dumps(summary)):
+        assert not any(w in text for w in windows(PLAIN_KEY))
