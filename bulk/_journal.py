@@ -15,15 +15,12 @@ readable by its owner only.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import secrets
-import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,7 @@ import anyio
 
 from ._binding import FORMAT, RowsDigest, Target, rows_digest
 from ._errors import UsageError
+from ._locks import hold, lock_teams, no_symlink, open_nofollow, release
 from ._logs import log
 from ._payloads import Row
 from ._results import Result, same_file
@@ -102,7 +100,8 @@ class Earlier:
 
 def read_journal(path: str | os.PathLike[str]) -> Earlier:
     earlier = Earlier()
-    with open(path, encoding="utf-8") as lines:
+    opened = open_nofollow(Path(path), os.O_RDONLY, "journal")
+    with open(opened, encoding="utf-8") as lines:
         for line in lines:
             try:
                 event = json.loads(line)
@@ -144,7 +143,7 @@ class Journal:
         # Rows whose intent this run wrote and whose result it has not: maybe applied.
         self.sent: set[int] = set()
         self._fd: int | None = None
-        self._lock: int | None = None
+        self._lock: tuple[Path, int] | None = None
         self._queue: list[str] = []
         self.earlier = Earlier()
         self.run_id = secrets.token_hex(8)
@@ -159,6 +158,7 @@ class Journal:
 
     def _open(self, path: Path, resume: bool) -> None:
         target = self.target
+        no_symlink(path, "journal")
         earlier = read_journal(path) if path.exists() else None
         if resume:
             self.earlier = _resumable(path, earlier, target)
@@ -172,8 +172,7 @@ class Journal:
         elif earlier is not None:
             # Finished, or stopped before any POST: kept as the evidence of the last run.
             os.replace(path, _rotated(path))
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
-        self._fd = os.open(path, flags, 0o600)
+        self._fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, "journal")
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
 
     def _write(self, event: dict[str, Any], *, now: bool = True) -> None:
@@ -240,52 +239,19 @@ class Journal:
             os.close(self._fd)
             self._fd = None
         if self._lock is not None:
-            os.close(self._lock)  # and with it the lock
+            release(*self._lock)  # and with it the lock file
             self._lock = None
 
 
-def _locked(path: Path) -> int:
+def _locked(path: Path) -> tuple[Path, int]:
     """Holds ``<journal>.lock`` for the run: two runs of one journal at once could each
     take the other's apps for missing ones. The OS drops the lock when a run dies."""
-    return _flock(
-        Path(f"{path}.lock"),
+    lock = Path(f"{path}.lock")
+    busy = (
         f"another run is using the journal {str(path)!r} right now; wait for it to end "
-        "(two runs of one journal at once could create apps twice)",
+        "(two runs of one journal at once could create apps twice)"
     )
-
-
-@contextmanager
-def lock_teams(base_url: str, teams: Iterable[str]) -> Iterator[None]:
-    """Holds a lock per (server, team) while a run writes, on this machine: two runs of
-    one manifest with two outputs would each create every app."""
-    folder = Path(tempfile.gettempdir()) / f"rungen-bulk-{os.getuid()}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    held: list[int] = []
-    try:
-        for team in sorted(teams):
-            digest = hashlib.sha256(f"{base_url}\x00{team}".encode()).hexdigest()[:24]
-            owner = f"team {team!r}" if team else "your own apps"
-            held.append(
-                _flock(
-                    folder / f"{digest}.lock",
-                    f"another run is writing to {owner} on {base_url} right now; wait for it "
-                    "to end (two runs at once could create apps twice)",
-                )
-            )
-        yield
-    finally:
-        for fd in held:
-            os.close(fd)  # and with it the lock
-
-
-def _flock(path: Path, busy: str) -> int:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise UsageError(busy) from None
-    return fd
+    return lock, hold(lock, busy)
 
 
 def salted_key(key: str, run_id: str) -> str:
