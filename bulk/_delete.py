@@ -17,6 +17,7 @@ from ._control import RunControl
 from ._directory import Directory
 from ._errors import ManifestError, UsageError
 from ._formats import EXTENSIONS
+from ._ids import app_id_problem
 from ._journal import Prior
 from ._options import Target, takes_options
 from ._payloads import Row
@@ -81,6 +82,8 @@ def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[R
         row.label, row.target = int(number), _text(app_id)
         if row.target is None:
             row.error = f"row {number}: app_id: empty, so there is nothing to delete"
+        elif options.dry_run and app_id_problem(row.target) is not None:
+            row.error = f"row {number}: {app_id_problem(row.target)}"  # a real run: failed
         rows.append(row)
     return rows
 
@@ -117,6 +120,12 @@ def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Result
     the 404 says it is gone."""
     if prior is not None and prior.status in ("deleted", "gone"):
         return Result(row.number, row.name, prior.status, row.target)
+    assert row.target is not None, "a row without an id is invalid"
+    problem = app_id_problem(row.target)
+    if problem is not None:  # a tampered results file: ids stay ids, never paths
+        return Result(
+            row.number, row.name, "failed", row.target, error=problem, error_kind="client"
+        )
     row.op = "delete"
     for app in directory.listed_apps(row.team, row.name):
         if str(app.get("id")) == row.target:

@@ -188,3 +188,86 @@ def test_a_key_given_for_the_key_file_is_never_echoed(tmp_path, emulator_thread,
     assert "--api-key-file" in summary["command"]
     for text in (done.stdout, done.stderr, log, json.dumps(summary)):
         assert not any(w in text for w in windows(PLAIN_KEY))
+
+
+def test_a_tampered_results_file_cannot_steer_delete(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 4)
+    with emulator_thread() as emu:
+        env = cli_env(emu.url)
+        other = emu.store(
+            "user_emulated",
+            {
+                "name": "not ours",
+                "configuration": {"gpu_tier": "BASIC"},
+                "workflow": {"model_url": URL},
+            },
+        )
+        assert run_cli("create", str(path), cwd=tmp_path, env=env).returncode == 0
+        results = pd.read_csv(tmp_path / "m.results.csv", dtype=str)
+        tampered = ["../admin/users/42", f"../app/{other['id']}", "%2e%2e%2fx", results.app_id[3]]
+        results["app_id"] = [*tampered[:3], tampered[3]]
+        results.to_csv(tmp_path / "m.results.csv", index=False)
+        listed = run_cli("delete", "m.results.csv", "--dry-run", cwd=tmp_path, env=env)
+        done = run_cli("delete", "m.results.csv", "--yes", cwd=tmp_path, env=env)
+        deleted = [app_id for _, app_id, _ in emu.record.deleted]
+        left = {app["id"] for app in emu.apps["user_emulated"].values()}
+    assert "will delete 1 app" in listed.stdout and "is not an app id" in listed.stdout
+    assert done.returncode == 1
+    assert deleted == [tampered[3]] and other["id"] in left  # only the untampered row's app
+    out = pd.read_csv(tmp_path / "m.results.deleted.csv", dtype=str)
+    assert list(out.status) == ["failed"] * 3 + ["deleted"]
+    assert out.error[:3].str.contains("is not an app id").all()
+    assert (out.error_kind[:3] == "client").all()
+
+
+@pytest.mark.anyio
+async def test_ids_from_a_server_and_urls_off_the_base_are_never_requested(mocked):
+    from yarl import URL as Url
+
+    from bulk._client import Action, Client
+    from bulk._config import ApiKey
+
+    async with Client("https://api.example", ApiKey(PLAIN_KEY), timeout=5, pool=1) as client:
+        put = await client.update("../admin/users/42", b"{}", team=None)
+        gone = await client.delete("a/b", team=None)
+        off = await client._send("GET", Url("https://elsewhere.example/app"), None, {})
+    assert put.action is Action.FINAL and "is not an app id" in put.error
+    assert gone.action is Action.FINAL and "is not an app id" in gone.error
+    assert off.action is Action.FINAL and "not the base URL" in off.error
+    assert not mocked.requests  # nothing was sent
+
+
+def test_plan_stops_on_a_redirect_too(tmp_path, emulator_thread):
+    path = manifest(tmp_path)
+    with emulator_thread() as other:
+        moved = Answer(301, headers={"Location": f"{other.url}/app"})
+        with StubServer(lambda got: moved) as stub:
+            done = run_cli("plan", str(path), cwd=tmp_path, env=cli_env(stub.url))
+        nothing_reached(other)
+    assert done.returncode == 3 and "HTTP 301 redirect to" in done.stderr
+
+
+# Releases with advisories that reach our use: below these, pip could install one.
+FLOORS = {
+    "aiohttp": (3, 13, 3),  # request smuggling and other server advisories (the emulator)
+    "pyarrow": (14, 0, 1),  # CVE-2023-47248: code run while reading an untrusted Parquet
+    "orjson": (3, 9, 15),  # CVE-2024-27454: crash on deep recursion (server answers)
+    "filelock": (3, 30),  # lock_descriptor, O_NOFOLLOW (CVE-2025-68146 fixed in 3.20.1)
+}
+
+
+def test_dependency_floors_exclude_releases_with_advisories():
+    import re
+    import tomllib
+
+    from .helpers import ROOT
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    floors = {}
+    for requirement in project["dependencies"]:
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        floor = re.search(r">=\s*([0-9.]+)", requirement)
+        if name and floor:
+            floors[name[0].lower()] = tuple(int(part) for part in floor[1].split("."))
+    for name, floor in FLOORS.items():
+        assert floors[name] >= floor, f"{name}>={floor} at least"
