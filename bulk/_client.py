@@ -36,8 +36,10 @@ __all__ = [
     "Action",
     "Client",
     "Kind",
+    "OffOrigin",
     "Reply",
     "is_redirect",
+    "only_to",
     "parse_retry_after",
 ]
 
@@ -189,9 +191,35 @@ def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
     return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
 
 
+class OffOrigin(aiohttp.ClientError):
+    """A request for another scheme, host or port than the base URL's: never sent."""
+
+
+def only_to(base: URL) -> aiohttp.ClientMiddlewareType:
+    """The session's guard: every request it makes, whoever builds it (a listing's next
+    page, a redirect that some call forgot to refuse), goes to the base URL's scheme,
+    host and port, or is not sent at all. The key rides on every request."""
+    where = (base.scheme, base.host, base.port)
+
+    async def guard(
+        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        url = request.url
+        if (url.scheme, url.host, url.port) != where:
+            raise OffOrigin(
+                f"refused to send to {str(url.origin())!r}: not the base URL "
+                f"{str(base.origin())!r} (the API key goes nowhere else)"
+            )
+        return await handler(request)
+
+    return guard
+
+
 def translate(exc: BaseException, *, timeout: float) -> Reply:
     """The one place where aiohttp's and the OS's errors become bulk's."""
     name = type(exc).__name__
+    if isinstance(exc, OffOrigin):
+        return Reply(Action.FINAL, Kind.CLIENT, error=str(exc))
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return Reply(Action.FINAL, Kind.NETWORK, error=f"TLS failure: {name}; check the base URL")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -214,7 +242,6 @@ class Client:
     def __init__(self, base_url: str, api_key: ApiKey, *, timeout: float, pool: int) -> None:
         self._key, self._timeout = api_key, timeout
         self._app_url = URL(f"{base_url}/app")  # parsed once, not per request
-        self._origin = self._app_url.origin()
         self._session: aiohttp.ClientSession | None = None
         self._pool = pool
         self._team_headers: dict[str | None, dict[str, str]] = {}
@@ -225,6 +252,7 @@ class Client:
             timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout),
             connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API keyed by header: no cookie work
+            middlewares=(only_to(self._app_url),),
         )
         return self
 
@@ -269,8 +297,6 @@ class Client:
         self, method: str, url: URL, payload: bytes | None, headers: dict[str, str]
     ) -> Reply:
         assert self._session is not None, "use the client inside 'async with'"
-        if url.origin() != self._origin:
-            return self._off_origin(url)
         try:
             async with self._session.request(
                 method, url, data=payload, headers=headers, allow_redirects=False
@@ -279,14 +305,6 @@ class Client:
                 return self._clean(_answer(resp.status, resp.headers, raw, self._key.redact))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._clean(translate(exc, timeout=self._timeout))
-
-    def _off_origin(self, url: URL) -> Reply:
-        """The key goes to the base URL's scheme, host and port, and nowhere else."""
-        error = (
-            f"refused to send to {str(url.origin())!r}: not the base URL "
-            f"{str(self._origin)!r} (the API key goes nowhere else)"
-        )
-        return Reply(Action.FINAL, Kind.CLIENT, error=error)
 
     def _clean(self, reply: Reply) -> Reply:
         """Server text may echo the key, and may be a whole page: redact it, bound it."""

@@ -221,20 +221,37 @@ def test_a_tampered_results_file_cannot_steer_delete(tmp_path, emulator_thread):
 
 
 @pytest.mark.anyio
-async def test_ids_from_a_server_and_urls_off_the_base_are_never_requested(mocked):
-    from yarl import URL as Url
-
+async def test_ids_from_a_server_are_never_requested(mocked):
     from bulk._client import Action, Client
     from bulk._config import ApiKey
 
     async with Client("https://api.example", ApiKey(PLAIN_KEY), timeout=5, pool=1) as client:
         put = await client.update("../admin/users/42", b"{}", team=None)
         gone = await client.delete("a/b", team=None)
-        off = await client._send("GET", Url("https://elsewhere.example/app"), None, {})
     assert put.action is Action.FINAL and "is not an app id" in put.error
     assert gone.action is Action.FINAL and "is not an app id" in gone.error
-    assert off.action is Action.FINAL and "not the base URL" in off.error
     assert not mocked.requests  # nothing was sent
+
+
+@pytest.mark.anyio
+async def test_the_session_sends_nothing_off_the_base_url(emulator_thread):
+    """Whoever builds a request (a next page, a call that forgot to refuse redirects),
+    the session itself sends none to another scheme, host or port."""
+    from yarl import URL as Url
+
+    from bulk._client import Action, Client, OffOrigin
+    from bulk._config import ApiKey
+
+    with emulator_thread() as other:
+        moved = Answer(302, headers={"Location": f"{other.url}/app"})
+        with StubServer(lambda got: moved) as stub:
+            async with Client(stub.url, ApiKey(PLAIN_KEY), timeout=5, pool=1) as client:
+                off = await client._send("GET", Url(f"{other.url}/app"), None, {})
+                with pytest.raises(OffOrigin):  # a redirect followed by mistake
+                    await client._session.get(f"{stub.url}/app", allow_redirects=True)
+        nothing_reached(other)
+    assert off.action is Action.FINAL and "not the base URL" in off.error
+    assert len(stub.received) == 1  # the request that answered with the redirect
 
 
 def test_plan_stops_on_a_redirect_too(tmp_path, emulator_thread):
