@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -27,7 +28,7 @@ MIN_KEY_LENGTH = 8
 class ApiKey:
     """Holds the key so that printing, logging or repr never shows it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_forms", "_value")
 
     def __init__(self, value: str) -> None:
         value = value.strip()
@@ -39,6 +40,8 @@ class ApiKey:
                 f"{ENV_API_KEY} or the key file"
             )
         self._value = value
+        # Built once: every error text of the run is redacted with them.
+        self._forms = _escaped_forms(value) if len(value) >= MIN_KEY_LENGTH else []
 
     def reveal(self) -> str:
         return self._value
@@ -57,13 +60,22 @@ class ApiKey:
                 return text
             word = re.compile(rf"(?<![\w-]){re.escape(key)}(?![\w-])")
             return word.sub("***", text)
-        for form in _escaped_forms(key):
+        for form in self._forms:
             text = text.replace(form, "***")
         return _without_parts(text, key)
 
     def fingerprint(self) -> str:
         """A short hash that tells two keys apart without revealing either."""
         return hashlib.sha256(b"bulk-key\x00" + self._value.encode()).hexdigest()[:12]
+
+    def __eq__(self, other: object) -> bool:
+        """Two options holding the same key are equal, as they were when it was a str."""
+        if not isinstance(other, ApiKey):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint())
 
     def __repr__(self) -> str:
         return "ApiKey('***')"

@@ -142,6 +142,8 @@ def test_the_options_never_show_the_key(options):
     shown = [repr(dataclasses.asdict(held)), repr(held), str(held), repr(dataclasses.astuple(held))]
     assert not any(w in text for text in shown for w in windows(PLAIN_KEY))
     assert held.api_key.reveal() == PLAIN_KEY  # still the key where it is used
+    assert held == getattr(bulk, options)(api_key=PLAIN_KEY, base_url="https://api.example")
+    assert held != getattr(bulk, options)(api_key=QUOTED_KEY, base_url="https://api.example")
 
 
 def every_parser():
