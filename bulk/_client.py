@@ -12,8 +12,12 @@ retry       429; 503; connection refused; connect timeout               rate_lim
 reconcile   500, 502, 504; a read timeout or a dropped connection       ambiguous
             after the body was sent; 2xx with no id: the app may exist
 final       400, 401, 403, 404, 409, 422 and other 4xx; TLS failures    client, auth,
-                                                                        network
+            a 3xx (never followed: it stops the run); a request off     network
+            the base URL's scheme, host and port (never sent)
 ==========  ==========================================================  ===============
+
+The session's key goes to the base URL and nowhere else: ``only_to`` refuses, for every
+request whoever builds it, another origin and any redirect.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ __all__ = [
     "Action",
     "Client",
     "Kind",
-    "OffOrigin",
+    "Refused",
     "Reply",
     "is_redirect",
     "only_to",
@@ -178,8 +182,6 @@ def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
         return Reply(
             Action.RECONCILE, Kind.AMBIGUOUS, status, error=f"HTTP {status} with no app id"
         )
-    if 300 <= status < 400:
-        return _redirect(status, headers, redact)
     error = _message(status, raw, redact)
     if status in _RETRY_STATUSES:
         after = parse_retry_after(headers.get("Retry-After"))
@@ -191,14 +193,19 @@ def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
     return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
 
 
-class OffOrigin(aiohttp.ClientError):
-    """A request for another scheme, host or port than the base URL's: never sent."""
+class Refused(aiohttp.ClientError):
+    """A request the session would not send, or a redirect it would not follow; ``reply``
+    is what it means for the row."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.error)
+        self.reply = reply
 
 
-def only_to(base: URL) -> aiohttp.ClientMiddlewareType:
-    """The session's guard: every request it makes, whoever builds it (a listing's next
-    page, a redirect that some call forgot to refuse), goes to the base URL's scheme,
-    host and port, or is not sent at all. The key rides on every request."""
+def only_to(base: URL, redact: Redact) -> aiohttp.ClientMiddlewareType:
+    """The session's guard, whoever builds the request (a listing's next page, say) and
+    whatever its ``allow_redirects``: nothing goes to another scheme, host or port than
+    the base URL's, and no redirect is followed. The key rides on every request."""
     where = (base.scheme, base.host, base.port)
 
     async def guard(
@@ -206,11 +213,16 @@ def only_to(base: URL) -> aiohttp.ClientMiddlewareType:
     ) -> aiohttp.ClientResponse:
         url = request.url
         if (url.scheme, url.host, url.port) != where:
-            raise OffOrigin(
+            error = (
                 f"refused to send to {str(url.origin())!r}: not the base URL "
                 f"{str(base.origin())!r} (the API key goes nowhere else)"
             )
-        return await handler(request)
+            raise Refused(Reply(Action.FINAL, Kind.CLIENT, error=error))
+        response = await handler(request)
+        if 300 <= response.status < 400:
+            response.release()
+            raise Refused(_redirect(response.status, response.headers, redact))
+        return response
 
     return guard
 
@@ -218,8 +230,8 @@ def only_to(base: URL) -> aiohttp.ClientMiddlewareType:
 def translate(exc: BaseException, *, timeout: float) -> Reply:
     """The one place where aiohttp's and the OS's errors become bulk's."""
     name = type(exc).__name__
-    if isinstance(exc, OffOrigin):
-        return Reply(Action.FINAL, Kind.CLIENT, error=str(exc))
+    if isinstance(exc, Refused):
+        return exc.reply
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return Reply(Action.FINAL, Kind.NETWORK, error=f"TLS failure: {name}; check the base URL")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -252,7 +264,7 @@ class Client:
             timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout),
             connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API keyed by header: no cookie work
-            middlewares=(only_to(self._app_url),),
+            middlewares=(only_to(self._app_url, self._key.redact),),
         )
         return self
 
@@ -298,9 +310,7 @@ class Client:
     ) -> Reply:
         assert self._session is not None, "use the client inside 'async with'"
         try:
-            async with self._session.request(
-                method, url, data=payload, headers=headers, allow_redirects=False
-            ) as resp:
+            async with self._session.request(method, url, data=payload, headers=headers) as resp:
                 raw = await resp.read()
                 return self._clean(_answer(resp.status, resp.headers, raw, self._key.redact))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -317,9 +327,7 @@ class Client:
         assert self._session is not None, "use the client inside 'async with'"
         headers = {"x-team-id": team} if team else None
         try:
-            async with self._session.get(
-                self._app_url, headers=headers, allow_redirects=False
-            ) as resp:
+            async with self._session.get(self._app_url, headers=headers) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return self._clean(translate(exc, timeout=self._timeout)), []
