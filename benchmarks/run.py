@@ -282,7 +282,7 @@ def plot(run: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
     parser.add_argument("--only", default="a,b,c,d,e", help="scenarios, e.g. a,c (default all)")
     parser.add_argument("--pairs", type=int, default=3, help="runs of each (default 3)")
     parser.add_argument("--json", help="raw runs (default: benchmarks/results.json)")

@@ -19,6 +19,6 @@ def app_id_problem(app_id: str) -> str | None:
         return None
     shown = app_id if len(app_id) <= 60 else app_id[:60] + "..."
     return (
-        f"app_id: {shown!r} is not an app id (1 to 128 letters, digits, '-' or '_'); "
-        "nothing was sent for it: check the results file"
+        f"app_id: {shown!r} is not an app id (1 to 128 letters, digits, '-' or '_'), "
+        "so nothing was sent for it"
     )

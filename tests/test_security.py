@@ -156,8 +156,14 @@ def every_parser():
 
 
 def test_no_parser_takes_abbreviations():
+    from .helpers import ROOT
+
     parsers = list(every_parser())
     assert len(parsers) == 6 and all(p.allow_abbrev is False for p in parsers)
+    for source in [*(ROOT / "bulk").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]:
+        text = source.read_text(encoding="utf-8")
+        calls = text.count("ArgumentParser(")
+        assert text.count("allow_abbrev=False") >= calls, f"{source.name}: allow_abbrev=False"
 
 
 @pytest.mark.parametrize("flag", [["--api-key", PLAIN_KEY], [f"--api-key={PLAIN_KEY}"]])
