@@ -296,3 +296,23 @@ def test_dependency_floors_exclude_releases_with_advisories():
             floors[name[0].lower()] = tuple(int(part) for part in floor[1].split("."))
     for name, floor in FLOORS.items():
         assert floors[name] >= floor, f"{name}>={floor} at least"
+
+
+def test_an_id_a_server_lists_is_checked_before_apply_puts_to_it(tmp_path, emulator_thread):
+    frame = pd.DataFrame(
+        {"name": ["odd", "fine"], "gpu_tier": "BASIC", "model_url": URL, "description": "new"}
+    )
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    with emulator_thread() as emu:
+        for name in ("odd", "fine"):
+            body = {"name": name, "description": "old", "configuration": {"gpu_tier": "BASIC"}}
+            emu.store("user_emulated", {**body, "workflow": {"model_url": URL}})
+        apps = emu.apps["user_emulated"]
+        odd = next(key for key, app in apps.items() if app["name"] == "odd")
+        apps["../admin/users/42"] = {**apps.pop(odd), "id": "../admin/users/42"}
+        done = run_cli("apply", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
+        puts = emu.record.puts
+    assert done.returncode == 1 and puts == 1  # only the well-formed id's app
+    results = pd.read_csv(tmp_path / "m.results.csv")
+    assert list(results.status) == ["failed", "updated"]
+    assert "is not an app id" in results.error[0] and results.error_kind[0] == "client"
