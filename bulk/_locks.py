@@ -54,11 +54,17 @@ def lock_folder() -> Path:
     """The per-user folder of the team locks: created 0700, refused when it is a
     symbolic link, another user's, or open to others."""
     folder = Path(platformdirs.user_cache_dir("rungen-bulk", appauthor=False)) / "locks"
-    folder.parent.parent.mkdir(parents=True, exist_ok=True)
-    for private in (folder.parent, folder):
-        no_symlink(private, "lock folder")
-        private.mkdir(mode=0o700, exist_ok=True)
-    info = os.lstat(folder)
+    try:
+        folder.parent.parent.mkdir(parents=True, exist_ok=True)
+        for private in (folder.parent, folder):
+            no_symlink(private, "lock folder")
+            private.mkdir(mode=0o700, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the lock folder {str(folder)!r} ({exc.strerror or exc}): set "
+            "XDG_CACHE_HOME (Linux) to a folder of yours that can be written"
+        ) from None
     problem = None
     if not stat.S_ISDIR(info.st_mode):
         problem = "is not a folder"

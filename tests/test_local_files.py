@@ -121,3 +121,14 @@ def test_a_symlink_planted_at_a_lock_file_is_refused(tmp_path, emulator_thread, 
     assert done.returncode == 2
     assert f"the lock file {shown!r} is a symbolic link" in done.stderr
     assert not target.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="XDG_CACHE_HOME is Linux's")
+def test_a_cache_folder_that_cannot_be_written_says_what_to_do(tmp_path, emulator_thread, cache):
+    manifest(tmp_path)
+    cache.write_text("a file, not a folder")
+    with emulator_thread() as emu:
+        done = create(tmp_path, emu)
+        assert emu.record.posts == 0
+    assert done.returncode == 2
+    assert "cannot create the lock folder" in done.stderr and "XDG_CACHE_HOME" in done.stderr
