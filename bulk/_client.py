@@ -16,8 +16,8 @@ final       400, 401, 403, 404, 409, 422 and other 4xx; TLS failures    client, 
             the base URL's scheme, host and port (never sent)
 ==========  ==========================================================  ===============
 
-The session's key goes to the base URL and nowhere else: ``only_to`` refuses, for every
-request whoever builds it, another origin and any redirect.
+The session's key goes to the base URL and nowhere else: ``_origin.only_to`` refuses,
+for every request whoever builds it, another origin and any redirect.
 """
 
 from __future__ import annotations
@@ -34,16 +34,15 @@ from yarl import URL
 from . import _jsoncodec as jsoncodec
 from ._config import ApiKey
 from ._ids import app_id_problem
+from ._origin import Redact, Refused, cut, only_to
 
 __all__ = [
     "MAX_ERROR_TEXT",
     "Action",
     "Client",
     "Kind",
-    "Refused",
     "Reply",
     "is_redirect",
-    "only_to",
     "parse_retry_after",
 ]
 
@@ -99,7 +98,6 @@ class Reply(NamedTuple):
     settle_after: float = 0.0  # a listing may settle it only this many seconds later
 
 
-Redact = Callable[[str], str]
 _RETRY_STATUSES = {429: Kind.RATE_LIMITED, 503: Kind.SERVER}
 _AUTH_STATUSES = (401, 403)
 
@@ -132,10 +130,6 @@ def find_app_id(data: Any) -> str | None:
     return None
 
 
-def _cut(text: str, limit: int) -> str:
-    return " ".join(text.split())[:limit]
-
-
 def _decoded(raw: bytes) -> str:
     """The start of a body as text: enough for any message, bounded for a whole page."""
     return raw[:_READ_TEXT].decode("utf-8", "replace")
@@ -149,22 +143,11 @@ def _message(status: int, raw: bytes, redact: Redact) -> str:
     try:
         data = jsoncodec.loads(raw)
     except ValueError:
-        return f"HTTP {status} (not JSON): {_cut(redact(_decoded(raw)), 120)!r}"
+        return f"HTTP {status} (not JSON): {cut(redact(_decoded(raw)), 120)!r}"
     said = data.get("error") or data.get("message") if isinstance(data, dict) else None
     if isinstance(said, str):
-        return f"HTTP {status}: {_cut(redact(said), MAX_ERROR_TEXT)}"
-    return f"HTTP {status}: {_cut(redact(_decoded(raw)), 200)}"
-
-
-def _redirect(status: int, headers: Any, redact: Redact) -> Reply:
-    """A 3xx is never followed: the key would go along to wherever it points. It stops
-    the run; a base URL that answers 301 is almost always a typo."""
-    location = _cut(redact(headers.get("Location") or "(no Location)"), 200)
-    error = (
-        f"HTTP {status} redirect to {location!r}: bulk follows no redirect (the API key "
-        "would go along); check --base-url"
-    )
-    return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
+        return f"HTTP {status}: {cut(redact(said), MAX_ERROR_TEXT)}"
+    return f"HTTP {status}: {cut(redact(_decoded(raw)), 200)}"
 
 
 def is_redirect(reply: Reply) -> bool:
@@ -193,45 +176,11 @@ def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
     return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
 
 
-class Refused(aiohttp.ClientError):
-    """A request the session would not send, or a redirect it would not follow; ``reply``
-    is what it means for the row."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply.error)
-        self.reply = reply
-
-
-def only_to(base: URL, redact: Redact) -> aiohttp.ClientMiddlewareType:
-    """The session's guard, whoever builds the request (a listing's next page, say) and
-    whatever its ``allow_redirects``: nothing goes to another scheme, host or port than
-    the base URL's, and no redirect is followed. The key rides on every request."""
-    where = (base.scheme, base.host, base.port)
-
-    async def guard(
-        request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-    ) -> aiohttp.ClientResponse:
-        url = request.url
-        if (url.scheme, url.host, url.port) != where:
-            error = (
-                f"refused to send to {str(url.origin())!r}: not the base URL "
-                f"{str(base.origin())!r} (the API key goes nowhere else)"
-            )
-            raise Refused(Reply(Action.FINAL, Kind.CLIENT, error=error))
-        response = await handler(request)
-        if 300 <= response.status < 400:
-            response.release()
-            raise Refused(_redirect(response.status, response.headers, redact))
-        return response
-
-    return guard
-
-
 def translate(exc: BaseException, *, timeout: float) -> Reply:
     """The one place where aiohttp's and the OS's errors become bulk's."""
     name = type(exc).__name__
     if isinstance(exc, Refused):
-        return exc.reply
+        return Reply(Action.FINAL, Kind.CLIENT, exc.status, error=exc.message)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return Reply(Action.FINAL, Kind.NETWORK, error=f"TLS failure: {name}; check the base URL")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):

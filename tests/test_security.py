@@ -247,8 +247,9 @@ async def test_the_session_sends_nothing_off_the_base_url(emulator_thread):
     the session itself sends none to another scheme, host or port."""
     from yarl import URL as Url
 
-    from bulk._client import Action, Client, Refused
+    from bulk._client import Action, Client
     from bulk._config import ApiKey
+    from bulk._origin import Refused
 
     with emulator_thread() as other:
         moved = Answer(302, headers={"Location": f"{other.url}/app"})
