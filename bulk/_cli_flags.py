@@ -93,7 +93,19 @@ def reading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoding",
         default=RunOptions.encoding,
-        help="text encoding of CSV and JSONL files (a BOM is fine); cp1252 for Excel on Windows",
+        help="text encoding of a CSV or JSONL manifest (a BOM is fine); cp1252 for Excel on "
+        "Windows",
+    )
+    p.add_argument(
+        "--loras-encoding",
+        default=RunOptions.loras_encoding,
+        help="text encoding of a CSV or JSONL --loras table (a BOM is fine)",
+    )
+    _tuning(
+        p,
+        "--max-body-bytes",
+        int,
+        "a row whose body would be larger is invalid, naming its largest field",
     )
     p.add_argument(
         "--delimiter",
@@ -116,7 +128,8 @@ def target_flags(p: argparse.ArgumentParser) -> None:
     switch(p, "--insecure", "allow a plain-http base URL that is not a loopback address")
     _tuning(p, "--rate", float, "most requests per second, retries included; 0: no cap")
     _tuning(p, "--max-retries", int, "retries per row")
-    _tuning(p, "--timeout", float, "seconds per request")
+    _tuning(p, "--timeout", float, "seconds to wait for each answer")
+    _tuning(p, "--connect-timeout", float, "seconds to connect (a stall is retried at once)")
 
 
 def sending_flags(p: argparse.ArgumentParser) -> None:

@@ -59,6 +59,8 @@ def format_of(path: Path, what: str) -> str:
         known = ", ".join(sorted(EXTENSIONS))
         ext = path.suffix or "(none)"
         raise ManifestError(f"{what} {str(path)!r}: unknown extension {ext!r}; use one of {known}")
+    if path.is_dir():
+        raise ManifestError(f"{what} {str(path)!r} is a folder, not a file; give the file in it")
     if not path.is_file():
         raise ManifestError(f"{what} {str(path)!r} not found")
     return kind
@@ -144,18 +146,19 @@ _READERS: dict[str, Callable[[Path, Reading, int], Iterator[Chunk]]] = {
 @contextmanager
 def translated(what: str, path: Path, kind: str, reading: Reading) -> Iterator[None]:
     """The one place where the readers' errors become ``ManifestError``."""
+    flag = "--loras-encoding" if what == "LoRA table" else "--encoding"
     try:
         yield
     except UnicodeDecodeError:
         where = where_undecodable(path, reading.text_encoding())
         utf8 = reading.text_encoding() == "utf-8-sig"
-        hint = "; try --encoding cp1252 (an export from Excel on Windows)" if utf8 else ""
+        hint = f"; try {flag} cp1252 (an export from Excel on Windows)" if utf8 else ""
         raise ManifestError(
             f"{what} {str(path)!r} is not {'UTF-8' if utf8 else reading.encoding} text at "
             f"{where}{hint}, or save it as CSV UTF-8"
         ) from None
     except LookupError:
-        raise ManifestError(f"--encoding {reading.encoding!r} is not a known encoding") from None
+        raise ManifestError(f"{flag} {reading.encoding!r} is not a known encoding") from None
     except (csv.Error, pyarrow.ArrowException, ValueError, OSError, KeyError) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ManifestError(f"{what} {str(path)!r} cannot be read as {kind}: {detail}") from None

@@ -149,7 +149,7 @@ class ManifestReader:
             if not columns and empty:
                 raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
             self._check_columns(everything_broken=False)
-        self._table = read_loras_table(loras, reading) if loras is not None else None
+        self._table = read_loras_table(loras, reading.of_loras()) if loras is not None else None
         self._joined: set[str] = set()
 
     def _check_columns(self, *, everything_broken: bool) -> None:
@@ -233,7 +233,8 @@ def read_loras_table(
     if missing:
         raise ManifestError(
             f"{source} has no {', '.join(repr(c) for c in missing)} column "
-            f"(needs: app, {', '.join(LORA_FIELDS)})"
+            f"(needs: app, {', '.join(LORA_FIELDS)}; columns found: "
+            f"{', '.join(repr(str(c)) for c in columns)}){_delimiter_hint(columns)}"
         )
     by_app: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     names = _lora_columns(columns)

@@ -113,6 +113,7 @@ async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "creat
             team_id=o.team_id,
             keep=keep,
             allow_large=o.allow_large,
+            max_body_bytes=o.max_body_bytes,
             reading=o.reading,
         )
         if settings is not None:
@@ -259,6 +260,7 @@ async def _send_all(
             settings.base_url,
             settings.api_key,
             timeout=options.timeout,
+            connect_timeout=options.connect_timeout,
             pool=options.concurrency + 1,
         ) as client:
             pacer = Pacer(rate=options.rate)
