@@ -98,12 +98,11 @@ def _confirmed(count: int) -> bool:
             f"refusing to delete {counted(count, 'app')} without a yes: not on a terminal; "
             "pass --yes (or --dry-run to list them)"
         )
-    return input(
-        f"Delete {counted(count, 'app')}? This cannot be undone. [y/N] "
-    ).strip().lower() in (
-        "y",
-        "yes",
-    )
+    # The question goes to stderr, as the warnings do: with stdout sent to a file, the
+    # user still sees what is asked.
+    print(f"Delete {counted(count, 'app')}? This cannot be undone. [y/N] ", end="", file=sys.stderr)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def default_deleted_output(results: str) -> Path:

@@ -209,7 +209,7 @@ def show(outcome: Outcome, *, dry_run: bool = False) -> None:
 
 
 def summary_of_failure(
-    args: argparse.Namespace, argv: Sequence[str], code: int, error: str
+    args: argparse.Namespace, argv: Sequence[str], code: int, error: str, started_at: datetime
 ) -> None:
     """A run that could not run still leaves its --summary-json: a scheduler must never
     read the last night's summary for tonight's failure."""
@@ -220,12 +220,13 @@ def summary_of_failure(
         return  # no --summary-json, or one that would replace an input
     if path is None:
         return
-    now = datetime.now(UTC).isoformat()
+    finished_at = datetime.now(UTC)
     data = {
         "command": shlex.join(["python", "-m", "bulk", *argv]),
         "exit_code": code,
         "error": error,
-        "started_at": now,
-        "finished_at": now,
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "duration_seconds": (finished_at - started_at).total_seconds(),
     }
     write_json(path, data)

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._results import SUCCESS, Result
+from ._results import STATUSES, SUCCESS, Result
 
 __all__ = ["Progress", "describe_rows"]
 
@@ -18,7 +18,9 @@ def _in_notebook() -> bool:
 
 
 class Progress:
-    """A tqdm bar on stderr: done/total, created, failed. Hidden when stderr is no terminal."""
+    """A tqdm bar on stderr: done/total, then the count of each status met so far, in the
+    command's own words (created, exists; updated; deleted, gone...), and failed. Hidden
+    when stderr is no terminal."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
         self.counts: Counter[str] = Counter()
@@ -45,9 +47,8 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
             counts = self.counts
-            self._bar.set_postfix(
-                created=sum(counts[s] for s in SUCCESS), failed=counts["failed"], refresh=False
-            )
+            shown = {s: counts[s] for s in STATUSES if counts[s] and s != "failed"}
+            self._bar.set_postfix({**shown, "failed": counts["failed"]}, refresh=False)
 
     def close(self) -> None:
         if self._bar is not None:
