@@ -48,7 +48,7 @@ class Progress:
             self._bar.update(1)
             counts = self.counts
             shown = {s: counts[s] for s in STATUSES if counts[s] and s != "failed"}
-            self._bar.set_postfix({**shown, "failed": counts["failed"]}, refresh=False)
+            self._bar.set_postfix(refresh=False, **shown, failed=counts["failed"])
 
     def close(self) -> None:
         if self._bar is not None:
