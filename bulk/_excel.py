@@ -16,7 +16,7 @@ from ._errors import ManifestError
 __all__ = ["excel_table"]
 
 MISSING = (
-    "reading .xlsx needs openpyxl, from the excel extra: pip install 'rungen-bulk[excel]' "
+    "reading .xlsx needs openpyxl, bulk's excel extra: pip install openpyxl "
     "(or save the sheet as CSV UTF-8)"
 )
 
