@@ -29,6 +29,7 @@ from ._delete import DeleteOptions, by_team, deletions, execute_delete
 from ._errors import UsageError
 from ._logs import log
 from ._payloads import Row
+from ._progress import printable
 from ._report import counted
 from ._results import check_output
 
@@ -70,7 +71,7 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(_announce(rows))
     if args.dry_run or not rows:
         for row in rows:
-            line = f"  row {row.label:>4}  {row.target or '':<14} {row.name!s:<32.32}"
+            line = f"  row {row.label:>4}  {row.target or '':<14} {printable(row.name):<32.32}"
             print(f"{line} {row.error or ''}".rstrip())
         return EXIT_OK
     if not args.yes and not _confirmed(len(rows)):

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._results import STATUSES, SUCCESS, Result
 
-__all__ = ["Progress", "describe_rows"]
+__all__ = ["Progress", "describe_rows", "printable"]
 
 
 def _in_notebook() -> bool:
@@ -55,6 +55,13 @@ class Progress:
             self._bar.close()
 
 
+def printable(name: Any) -> str:
+    """A name as the table shows it: a control character escaped (``ab\\x00c``), never
+    printed as a blank that hides it."""
+    text = str(name)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def describe_rows(
     batches: Iterable[Sequence[tuple[Any, ...]]], total: int, *, limit: int = 30
 ) -> str:
@@ -69,7 +76,7 @@ def describe_rows(
             if shown <= limit:
                 detail = app_id if status in SUCCESS else error
                 detail = detail if isinstance(detail, str) else ""
-                lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail}")
+                lines.append(f"  row {row:>4}  {status:<8} {printable(name):<32.32} {detail}")
     if shown > limit:
         lines.append(f"  ... and {shown - limit} more: see the results file")
     return "\n".join(lines)

@@ -132,6 +132,7 @@ def test_a_control_character_in_a_text_makes_the_row_invalid(tmp_path, emulator_
     assert list(table["status"]) == ["invalid", "created", "invalid"]
     assert "row 1 (line 1): name: holds the control character U+0000" in table["error"][0]
     assert "row 3 (line 3): description: holds the control character U+0007" in table["error"][2]
+    assert "invalid  ab\\x00c " in done.stdout  # shown, not printed as a blank
     no_traceback(done)
 
 
