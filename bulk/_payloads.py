@@ -196,7 +196,8 @@ def _row(
 def _unsendable(payload: bytes, fields: dict[str, Any], max_body_bytes: int) -> str | None:
     """A body the server should never get: a control character in a text, or a size no
     app needs (a cell holding a whole file, say). Said with the field to fix."""
-    if _MAYBE_CONTROL.search(payload):
+    maybe = b"\\" in payload or b"\x7f" in payload or b"\xc2" in payload  # memchr-fast
+    if maybe and _MAYBE_CONTROL.search(payload):
         for field, text in _texts(fields):
             found = _CONTROL.search(text)
             if found:
