@@ -172,6 +172,11 @@ def _lora(raw: Any, where: str, problems: Problems) -> dict[str, Any] | None:
     return lora
 
 
+# A number with a decimal comma as a JSON value ("weight": 0,8): only looked for once the
+# cell failed to parse, so a valid array such as [1,2] never gets the hint.
+_JSON_DECIMAL_COMMA = re.compile(r":\s*([-+]?\d+),(\d+)(?=\s*[,}\]])")
+
+
 def _lora_cell(value: Any, problems: Problems) -> list[tuple[str, Any]]:
     if is_blank(value):
         return []
@@ -179,9 +184,12 @@ def _lora_cell(value: Any, problems: Problems) -> list[tuple[str, Any]]:
         try:
             value = jsoncodec.loads(value)
         except json.JSONDecodeError as exc:
+            comma = _JSON_DECIMAL_COMMA.search(value)
+            number = comma and f"{comma[1]}.{comma[2]}, not {comma[1]},{comma[2]}"
+            hint = f"; use a decimal point ({number})" if number else ""
             problems.add(
                 "loras",
-                f"not valid JSON ({exc.msg} at char {exc.pos}); "
+                f"not valid JSON ({exc.msg} at char {exc.pos}){hint}; "
                 "write a JSON array of LoRA objects, or leave the cell empty",
             )
             return []

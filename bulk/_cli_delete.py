@@ -29,6 +29,7 @@ from ._delete import DeleteOptions, by_team, deletions, execute_delete
 from ._errors import UsageError
 from ._logs import log
 from ._payloads import Row
+from ._progress import printable
 from ._report import counted
 from ._results import check_output
 
@@ -70,7 +71,7 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
     print(_announce(rows))
     if args.dry_run or not rows:
         for row in rows:
-            line = f"  row {row.label:>4}  {row.target or '':<14} {row.name!s:<32.32}"
+            line = f"  row {row.label:>4}  {row.target or '':<14} {printable(row.name):<32.32}"
             print(f"{line} {row.error or ''}".rstrip())
         return EXIT_OK
     if not args.yes and not _confirmed(len(rows)):
@@ -98,12 +99,11 @@ def _confirmed(count: int) -> bool:
             f"refusing to delete {counted(count, 'app')} without a yes: not on a terminal; "
             "pass --yes (or --dry-run to list them)"
         )
-    return input(
-        f"Delete {counted(count, 'app')}? This cannot be undone. [y/N] "
-    ).strip().lower() in (
-        "y",
-        "yes",
-    )
+    # The question goes to stderr, as the warnings do: with stdout sent to a file, the
+    # user still sees what is asked.
+    print(f"Delete {counted(count, 'app')}? This cannot be undone. [y/N] ", end="", file=sys.stderr)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def default_deleted_output(results: str) -> Path:

@@ -94,7 +94,19 @@ def reading_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoding",
         default=RunOptions.encoding,
-        help="text encoding of CSV and JSONL files (a BOM is fine); cp1252 for Excel on Windows",
+        help="text encoding of a CSV or JSONL manifest (a BOM is fine); cp1252 for Excel on "
+        "Windows",
+    )
+    p.add_argument(
+        "--loras-encoding",
+        default=RunOptions.loras_encoding,
+        help="text encoding of a CSV or JSONL --loras table (a BOM is fine)",
+    )
+    _tuning(
+        p,
+        "--max-body-bytes",
+        int,
+        "a row whose body would be larger is invalid, naming its largest field",
     )
     p.add_argument(
         "--delimiter",
@@ -129,7 +141,8 @@ def target_flags(p: argparse.ArgumentParser) -> None:
     switch(p, "--insecure", "allow a plain-http base URL that is not a loopback address")
     _tuning(p, "--rate", float, "most requests per second, retries included; 0: no cap")
     _tuning(p, "--max-retries", int, "retries per row")
-    _tuning(p, "--timeout", float, "seconds per request")
+    _tuning(p, "--timeout", float, "seconds to wait for each answer")
+    _tuning(p, "--connect-timeout", float, "seconds to connect (a stall is retried at once)")
 
 
 def sending_flags(p: argparse.ArgumentParser) -> None:
@@ -220,7 +233,7 @@ def show(outcome: Outcome, *, dry_run: bool = False) -> None:
 
 
 def summary_of_failure(
-    args: argparse.Namespace, argv: Sequence[str], code: int, error: str
+    args: argparse.Namespace, argv: Sequence[str], code: int, error: str, started_at: datetime
 ) -> None:
     """A run that could not run still leaves its --summary-json: a scheduler must never
     read the last night's summary for tonight's failure."""
@@ -231,12 +244,13 @@ def summary_of_failure(
         return  # no --summary-json, or one that would replace an input
     if path is None:
         return
-    now = datetime.now(UTC).isoformat()
+    finished_at = datetime.now(UTC)
     data = {
         "command": command_line(argv),
         "exit_code": code,
         "error": error,
-        "started_at": now,
-        "finished_at": now,
+        "started_at": started_at.isoformat(),
+        "finished_at": finished_at.isoformat(),
+        "duration_seconds": (finished_at - started_at).total_seconds(),
     }
     write_json(path, data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["EPILOGS", "TOP", "Help"]
+__all__ = ["EPILOGS", "EXITS", "TOP", "Help"]
 
 TOP = "Create, plan, update and roll back RunGen.AI apps from one manifest file."
 
@@ -14,13 +14,39 @@ ENVIRONMENT = """environment:
   RUNGEN_BASE_URL             the API (default https://api.rungen.ai)
   RUNGEN_MAX_ACTIVE_WORKERS   the cost guard of create and apply (--max-active-workers)"""
 
-EXITS = """exit status:
-  0    done
-  1    some rows failed or are invalid (the run itself finished)
-  2    usage error or unusable input; nothing was sent
-  3    the server stopped the run early (key refused, service down); unsent rows skipped
-  4    plan --detailed-exitcode only: the plan would create, update or replace
-  130  interrupted (Ctrl-C, SIGTERM); run the same command with --resume"""
+_EXIT_LINES = {
+    0: "0    done",
+    1: "1    some rows failed or are invalid (the run itself finished)",
+    2: "2    usage error or unusable input; nothing was sent",
+    3: "3    the server stopped the run early (key refused, service down); unsent rows skipped",
+    4: "4    plan --detailed-exitcode only: the plan would create, update or replace",
+    130: "130  interrupted (Ctrl-C, SIGTERM); run the same command with --resume",
+}
+# Each command's help lists only the statuses it can end with, in its own words.
+_OWN_EXITS = {
+    "plan": {
+        1: "1    some row is invalid or in conflict",
+        3: "3    the apps could not be listed (key refused, service down)",
+        4: "4    with --detailed-exitcode: the plan would create, update or replace",
+        130: "130  interrupted (Ctrl-C, SIGTERM)",
+    },
+    "delete": {1: "1    some apps were not deleted (failed, skipped), or the answer was no"},
+    "serve": {
+        0: "0    stopped (Ctrl-C, SIGTERM)",
+        2: "2    usage error (a bad option, an address already in use)",
+    },
+}
+_CODES = {"plan": (0, 1, 2, 3, 4, 130), "serve": (0, 2)}
+
+
+def _exits(command: str | None = None) -> str:
+    """Every status (the top help), or those of ``command``."""
+    codes = tuple(_EXIT_LINES) if command is None else _CODES.get(command, (0, 1, 2, 3, 130))
+    own = _OWN_EXITS.get(command, {}) if command else {}
+    return "exit status:\n" + "\n".join(f"  {own.get(c, _EXIT_LINES[c])}" for c in codes)
+
+
+EXITS = _exits()
 
 _RUN_FILES = """files written:
   <manifest stem>.results.csv         one row per manifest row (-o to choose)
@@ -59,8 +85,20 @@ _FILES = {
     "serve": "files written: none (the emulator keeps its apps in memory)",
 }
 
+_NO_ENVIRONMENT = ("serve",)  # the emulator reads no RUNGEN_ variable
+
 EPILOGS = {
-    name: "\n\n".join((_EXAMPLES[name], ENVIRONMENT, _FILES[name], EXITS)) for name in _EXAMPLES
+    name: "\n\n".join(
+        part
+        for part in (
+            _EXAMPLES[name],
+            "" if name in _NO_ENVIRONMENT else ENVIRONMENT,
+            _FILES[name],
+            _exits(name),
+        )
+        if part
+    )
+    for name in _EXAMPLES
 }
 
 

@@ -28,6 +28,7 @@ from ._control import RunControl
 from ._logs import log
 from ._options import RunOptions
 from ._plan import default_plan_output, plan_frame
+from ._progress import printable
 from ._results import default_output
 from ._runner import Outcome, execute
 
@@ -174,7 +175,9 @@ def _plan_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
     for row, name, _, action, app_id, changes, error in shown.head(limit).itertuples(index=False):
         detail = error if isinstance(error, str) else changes if isinstance(changes, str) else ""
         app = app_id if isinstance(app_id, str) else ""
-        lines.append(f"  row {row:>4}  {action:<9} {name!s:<32.32} {app:<12} {detail}".rstrip())
+        lines.append(
+            f"  row {row:>4}  {action:<9} {printable(name):<32.32} {app:<12} {detail}".rstrip()
+        )
     if len(shown) > limit:
         lines.append(f"  ... and {len(shown) - limit} more: see the plan file")
     return "\n".join(lines)

@@ -176,7 +176,16 @@ def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
     return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
 
 
-def translate(exc: BaseException, *, timeout: float) -> Reply:
+def _not_found(reply: Reply, method: str, url: URL) -> Reply:
+    """A 404 names the URL tried: a base URL with a path the API does not have (``/v1``)
+    answers every request so, and the user must see where the requests went."""
+    if reply.status != 404:
+        return reply
+    where = f"{reply.error} from {method} {url}"
+    return reply._replace(error=f"{where}; check --base-url (base_url=)")
+
+
+def translate(exc: BaseException, *, timeout: float, connect_timeout: float | None = None) -> Reply:
     """The one place where aiohttp's and the OS's errors become bulk's."""
     name = type(exc).__name__
     if isinstance(exc, Refused):
@@ -184,7 +193,9 @@ def translate(exc: BaseException, *, timeout: float) -> Reply:
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return Reply(Action.FINAL, Kind.NETWORK, error=f"TLS failure: {name}; check the base URL")
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return Reply(Action.RETRY, Kind.NETWORK, error=f"could not connect within {timeout:g} s")
+        # Nothing was sent: a plain retry, no look-up.
+        limit = timeout if connect_timeout is None else connect_timeout
+        return Reply(Action.RETRY, Kind.NETWORK, error=f"could not connect within {limit:g} s")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return Reply(
             Action.RETRY, Kind.NETWORK, error=f"cannot connect: {exc.os_error.strerror or name}"
@@ -200,8 +211,17 @@ def translate(exc: BaseException, *, timeout: float) -> Reply:
 class Client:
     """One pooled aiohttp session for a run. Use ``async with Client(...)``."""
 
-    def __init__(self, base_url: str, api_key: ApiKey, *, timeout: float, pool: int) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: ApiKey,
+        *,
+        timeout: float,
+        pool: int,
+        connect_timeout: float | None = None,
+    ) -> None:
         self._key, self._timeout = api_key, timeout
+        self._connect_timeout = timeout if connect_timeout is None else connect_timeout
         self._app_url = URL(f"{base_url}/app")  # parsed once, not per request
         self._session: aiohttp.ClientSession | None = None
         self._pool = pool
@@ -210,7 +230,13 @@ class Client:
     async def __aenter__(self) -> Client:
         self._session = aiohttp.ClientSession(
             headers={"x-api-key": self._key.reveal()},
-            timeout=aiohttp.ClientTimeout(total=self._timeout, sock_connect=self._timeout),
+            # Connecting and answering are bounded apart: a connect stall is then told from
+            # a slow answer (a plain retry, not a request that may have been applied).
+            timeout=aiohttp.ClientTimeout(
+                total=self._connect_timeout + self._timeout,
+                sock_connect=self._connect_timeout,
+                sock_read=self._timeout,
+            ),
             connector=aiohttp.TCPConnector(limit=self._pool, limit_per_host=self._pool),
             cookie_jar=aiohttp.DummyCookieJar(),  # an API keyed by header: no cookie work
             middlewares=(only_to(self._app_url, self._key.redact),),
@@ -261,9 +287,13 @@ class Client:
         try:
             async with self._session.request(method, url, data=payload, headers=headers) as resp:
                 raw = await resp.read()
-                return self._clean(_answer(resp.status, resp.headers, raw, self._key.redact))
+                reply = _answer(resp.status, resp.headers, raw, self._key.redact)
+                return self._clean(_not_found(reply, method, url))
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._clean(translate(exc, timeout=self._timeout))
+            return self._clean(self._translate(exc))
+
+    def _translate(self, exc: BaseException) -> Reply:
+        return translate(exc, timeout=self._timeout, connect_timeout=self._connect_timeout)
 
     def _clean(self, reply: Reply) -> Reply:
         """Server text may echo the key, and may be a whole page: redact it, bound it."""
@@ -279,9 +309,10 @@ class Client:
             async with self._session.get(self._app_url, headers=headers) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._clean(translate(exc, timeout=self._timeout)), []
+            return self._clean(self._translate(exc)), []
         if status >= 300:
-            return self._clean(_answer(status, answer_headers, raw, self._key.redact)), []
+            reply = _answer(status, answer_headers, raw, self._key.redact)
+            return self._clean(_not_found(reply, "GET", self._app_url)), []
         try:
             data = jsoncodec.loads(raw)
         except ValueError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import hmac
 import ipaddress
@@ -153,6 +154,13 @@ def check_base_url(url: str, *, insecure: bool = False) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"base URL {url!r} is not an http(s) URL (e.g. {DEFAULT_BASE_URL})")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise ConfigError(
+            f"base URL {url!r} has no valid port: a port is a whole number from 1 to 65535 "
+            f"(e.g. {DEFAULT_BASE_URL} or http://127.0.0.1:8080)"
+        ) from None
     if parts.username or parts.password or parts.query or parts.fragment:
         # It would be written to the journal and the summary: a key must not ride there.
         raise ConfigError(
@@ -167,20 +175,44 @@ def check_base_url(url: str, *, insecure: bool = False) -> str:
     return url.strip().rstrip("/")
 
 
+# A BOM says how a key file was written: PowerShell's ``echo key > key.txt`` writes
+# UTF-16, Notepad may write UTF-8 with a BOM. UTF-32's BOMs first: UTF-16's are prefixes.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def _read_key_file(path: str | os.PathLike[str]) -> ApiKey:
+    shown = repr(os.fspath(path))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         # Never echoed: the "path" may be the key itself, typed in its place.
         raise ConfigError("the file named by --api-key-file does not exist") from None
     except OSError as exc:
+        raise ConfigError(f"cannot read the API key file {shown}: {exc.strerror}") from None
+    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        text = raw.decode(encoding).strip()  # the decoder drops the BOM
+    except UnicodeDecodeError:
         raise ConfigError(
-            f"cannot read the API key file {os.fspath(path)!r}: {exc.strerror}"
+            f"the API key file {shown} is not {encoding.upper()} text: save it as UTF-8"
         ) from None
+    if not text:
+        raise ConfigError(f"the API key file {shown} is empty")
+    lines = len(text.splitlines())
+    if lines > 1:
+        raise ConfigError(
+            f"the API key file {shown} holds {lines} lines: put the key alone in it, on one line"
+        )
     try:
         return ApiKey(text)
-    except ConfigError:
-        raise ConfigError(f"the API key file {os.fspath(path)!r} is empty") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in the API key file {shown})") from None
 
 
 def resolve_settings(

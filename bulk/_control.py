@@ -32,18 +32,30 @@ class RunControl:
     def __init__(self, *, grace: float = 10.0, signals: tuple[int, ...] = (signal.SIGINT,)) -> None:
         self.grace = grace
         self.signals = signals
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reset()
+
+    def _reset(self) -> None:
         self.stopping = False
         self.interrupted = False
         self.reason: str | None = None
         self.reason_kind: str | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._interrupt_event: anyio.Event | None = None
         self._abandon_event: anyio.Event | None = None
         self._abandoned = False
+        self._ended = False
 
     def bind(self) -> None:
-        """Called by the run, in its event loop: calls from other threads go there."""
+        """Called by the run, in its event loop: calls from other threads go there. A
+        control whose last run ended starts afresh, so that one control can serve run
+        after run (a stop asked for before a run begins still stops it)."""
+        if self._ended:
+            self._reset()
         self._loop = asyncio.get_running_loop()
+
+    def end(self) -> None:
+        """Called by the run as it ends; what stopped it stays readable until the next."""
+        self._ended = True
 
     def _in_loop(self, call: Callable[[], None], *, from_signal: bool = False) -> None:
         """Runs ``call`` in the run's event loop: at once when already there, else handed
@@ -109,12 +121,15 @@ class RunControl:
 
     async def wait_interrupted(self) -> None:
         if not self.interrupted:
-            self._interrupt_event = anyio.Event()
+            # One event for every waiter: a second one must not leave the first unwoken.
+            if self._interrupt_event is None:
+                self._interrupt_event = anyio.Event()
             await self._interrupt_event.wait()
 
     async def wait_abandoned(self) -> None:
         if not self._abandoned:
-            self._abandon_event = anyio.Event()
+            if self._abandon_event is None:
+                self._abandon_event = anyio.Event()
             await self._abandon_event.wait()
 
 
@@ -155,15 +170,18 @@ async def until_stopped(work: Callable[[], Awaitable[None]], control: RunControl
                 control.interrupt()
 
     control.bind()
-    async with anyio.create_task_group() as tasks:
-        await tasks.start(guard)
-        with anyio.CancelScope(shield=True):
-            try:
-                await work()
-            except BaseException as exc:  # re-raised as it is, not in an ExceptionGroup
-                failure = exc
-        done = True
-        tasks.cancel_scope.cancel()
+    try:
+        async with anyio.create_task_group() as tasks:
+            await tasks.start(guard)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await work()
+                except BaseException as exc:  # re-raised as it is, not in an ExceptionGroup
+                    failure = exc
+            done = True
+            tasks.cancel_scope.cancel()
+    finally:
+        control.end()
     if failure is not None:
         raise failure
     await anyio.lowlevel.checkpoint_if_cancelled()  # a cancellation that came meanwhile

@@ -94,6 +94,8 @@ def _text(value: Any) -> str | None:
 
 def _read(path: Path) -> pd.DataFrame:
     kind = EXTENSIONS.get(path.suffix.lower())
+    if path.is_dir():
+        raise ManifestError(f"results file {str(path)!r} is a folder, not a file")
     if kind is None or not path.is_file():
         raise ManifestError(f"results file {str(path)!r} not found (a .csv, .parquet or .jsonl)")
     try:

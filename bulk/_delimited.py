@@ -31,6 +31,10 @@ __all__ = [
 
 _DELIMITERS = ",;\t|"
 _SAMPLE = 64 * 1024
+# A cell may be as large as a file (a long description): its size is judged on the body
+# it makes (--max-body-bytes), with the row named, not by the csv module's 128 KiB limit
+# that refuses the whole file. 2**31 - 1 is the most every platform's C long holds.
+csv.field_size_limit(max(csv.field_size_limit(), 2**31 - 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +44,15 @@ class Reading:
     encoding: str = "utf-8"
     delimiter: str | None = None
     sheet: str | None = None
+    loras_encoding: str = "utf-8"  # the LoRA table's: --encoding is the manifest's only
 
     def text_encoding(self) -> str:
         # UTF-8 files from Excel start with a BOM; it is no part of the first header.
         return "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
+
+    def of_loras(self) -> Reading:
+        """How the LoRA table is read: its own encoding, the manifest's other settings."""
+        return Reading(self.loras_encoding, self.delimiter, self.sheet, self.loras_encoding)
 
 
 def _dialect(path: Path, reading: Reading, sample: str) -> str:

@@ -23,7 +23,7 @@ import pyarrow.parquet
 from . import _jsoncodec as jsoncodec
 from ._delimited import Reading, delimited_header, delimited_rows, where_undecodable
 from ._errors import ManifestError
-from ._excel import excel_header, excel_rows
+from ._excel import excel_table
 from ._records import BadLine, Raw
 
 Chunk = list[tuple[int | None, Raw]]
@@ -32,10 +32,10 @@ __all__ = [
     "CHUNK_ROWS",
     "EXTENSIONS",
     "Chunk",
-    "file_chunks",
     "format_of",
     "frame_chunks",
     "header",
+    "open_table",
     "translated",
 ]
 
@@ -59,6 +59,8 @@ def format_of(path: Path, what: str) -> str:
         known = ", ".join(sorted(EXTENSIONS))
         ext = path.suffix or "(none)"
         raise ManifestError(f"{what} {str(path)!r}: unknown extension {ext!r}; use one of {known}")
+    if path.is_dir():
+        raise ManifestError(f"{what} {str(path)!r} is a folder, not a file; give the file in it")
     if not path.is_file():
         raise ManifestError(f"{what} {str(path)!r} not found")
     return kind
@@ -104,10 +106,6 @@ def _parquet_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[
         yield [(None, record) for record in batch.to_pylist()]
 
 
-def _excel_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
-    return excel_rows(path, reading.sheet, chunk_rows)
-
-
 def _delimited_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
     return delimited_rows(path, reading, chunk_rows)
 
@@ -123,11 +121,9 @@ def frame_chunks(frame: pd.DataFrame, chunk_rows: int) -> Iterator[Chunk]:
 
 
 def header(path: Path, kind: str, reading: Reading) -> list[Any] | None:
-    """The columns, known before the rows but for JSONL."""
+    """The columns, known before the rows but for JSONL (a workbook's: ``open_table``)."""
     if kind == "csv":
         return delimited_header(path, reading)
-    if kind == "xlsx":
-        return excel_header(path, reading.sheet)
     if kind == "parquet":
         return list(pyarrow.parquet.ParquetFile(path).schema_arrow.names)
     return None
@@ -137,38 +133,57 @@ _READERS: dict[str, Callable[[Path, Reading, int], Iterator[Chunk]]] = {
     "csv": _delimited_records,
     "parquet": _parquet_records,
     "jsonl": _jsonl_records,
-    "xlsx": _excel_records,
 }
 
 
 @contextmanager
 def translated(what: str, path: Path, kind: str, reading: Reading) -> Iterator[None]:
     """The one place where the readers' errors become ``ManifestError``."""
+    flag = "--loras-encoding" if what == "LoRA table" else "--encoding"
     try:
         yield
     except UnicodeDecodeError:
         where = where_undecodable(path, reading.text_encoding())
         utf8 = reading.text_encoding() == "utf-8-sig"
-        hint = "; try --encoding cp1252 (an export from Excel on Windows)" if utf8 else ""
+        hint = f"; try {flag} cp1252 (an export from Excel on Windows)" if utf8 else ""
         raise ManifestError(
             f"{what} {str(path)!r} is not {'UTF-8' if utf8 else reading.encoding} text at "
             f"{where}{hint}, or save it as CSV UTF-8"
         ) from None
     except LookupError:
-        raise ManifestError(f"--encoding {reading.encoding!r} is not a known encoding") from None
+        raise ManifestError(f"{flag} {reading.encoding!r} is not a known encoding") from None
     except (csv.Error, pyarrow.ArrowException, ValueError, OSError, KeyError) as exc:
         detail = " ".join(str(exc).split())[:200]
         raise ManifestError(f"{what} {str(path)!r} cannot be read as {kind}: {detail}") from None
 
 
-def file_chunks(
+def open_table(
     path: Path, kind: str, what: str, chunk_rows: int, reading: Reading
-) -> Iterator[Chunk]:
-    with translated(what, path, kind, reading):
-        chunks = _READERS[kind](path, reading, chunk_rows)
-    while True:
+) -> tuple[list[Any] | None, Iterator[Chunk]]:
+    """The columns (None for JSONL: known at the end) and the chunks of a file. A
+    workbook is opened once for both; closing the chunks closes it."""
+    if kind == "xlsx":
+        table = excel_table(path, reading.sheet, chunk_rows)
         with translated(what, path, kind, reading):
-            chunk: Chunk | None = next(chunks, None)
-        if chunk is None:
-            return
-        yield chunk
+            columns: list[Any] | None = next(table)
+        return columns, _translating(table, what, path, kind, reading)
+    with translated(what, path, kind, reading):
+        columns = header(path, kind, reading)
+        chunks = _READERS[kind](path, reading, chunk_rows)
+    return columns, _translating(chunks, what, path, kind, reading)
+
+
+def _translating(
+    chunks: Iterator[Chunk], what: str, path: Path, kind: str, reading: Reading
+) -> Iterator[Chunk]:
+    try:
+        while True:
+            with translated(what, path, kind, reading):
+                chunk: Chunk | None = next(chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()

@@ -101,12 +101,14 @@ class Earlier:
 def read_journal(path: str | os.PathLike[str]) -> Earlier:
     earlier = Earlier()
     opened = open_nofollow(Path(path), os.O_RDONLY, "journal")
-    with open(opened, encoding="utf-8") as lines:
+    # Read as bytes and decoded line by line: a kill may cut the last line inside a
+    # multibyte character (names are written as they are), and only that line is lost.
+    with open(opened, "rb") as lines:
         for line in lines:
             try:
-                event = json.loads(line)
+                event = json.loads(line.decode("utf-8"))
                 kind = event["event"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError):  # UnicodeDecodeError included
                 continue  # a line cut short by a kill
             _apply(earlier, kind, event)
     return earlier

@@ -21,11 +21,9 @@ from ._errors import ManifestError
 from ._formats import (
     CHUNK_ROWS,
     Chunk,
-    file_chunks,
     format_of,
     frame_chunks,
-    header,
-    translated,
+    open_table,
 )
 from ._records import BadLine, Raw, Record, is_blank
 
@@ -140,17 +138,24 @@ class ManifestReader:
                 self._hint = "; that is the workbook's first sheet: name another with --sheet"
             elif kind != "xlsx" and reading.sheet is not None:
                 self._notes.append(f"--sheet {reading.sheet!r} is for .xlsx manifests; ignored")
-            with translated("manifest", path, kind, reading):
-                columns = header(path, kind, reading)
-            self._chunks = file_chunks(path, kind, "manifest", chunk_rows, reading)
+            columns, self._chunks = open_table(path, kind, "manifest", chunk_rows, reading)
             empty = False
         self._columns: dict[Any, None] = dict.fromkeys(columns or ())
-        if columns is not None:
-            if not columns and empty:
-                raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
-            self._check_columns(everything_broken=False)
-        self._table = read_loras_table(loras, reading) if loras is not None else None
+        try:
+            if columns is not None:
+                if not columns and empty:
+                    raise ManifestError(f"manifest {self.source!r} has no rows and no columns")
+                self._check_columns(everything_broken=False)
+            self._table = None if loras is None else read_loras_table(loras, reading.of_loras())
+        except BaseException:
+            self.close()  # a workbook is not left open behind the error
+            raise
         self._joined: set[str] = set()
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
 
     def _check_columns(self, *, everything_broken: bool) -> None:
         columns = list(self._columns)
@@ -224,16 +229,15 @@ def read_loras_table(
     else:
         path, reading = Path(table), reading or Reading()
         source, kind = f"LoRA table {str(table)!r}", format_of(path, "LoRA table")
-        with translated("LoRA table", path, kind, reading):
-            columns = header(path, kind, reading)
-        chunks = file_chunks(path, kind, "LoRA table", CHUNK_ROWS, reading)
+        columns, chunks = open_table(path, kind, "LoRA table", CHUNK_ROWS, reading)
     records = [pair for chunk in chunks for pair in chunk]
     columns = columns if columns is not None else _columns(records)
     missing = [c for c in ("app", *LORA_FIELDS) if c not in _lora_columns(columns)]
     if missing:
         raise ManifestError(
             f"{source} has no {', '.join(repr(c) for c in missing)} column "
-            f"(needs: app, {', '.join(LORA_FIELDS)})"
+            f"(needs: app, {', '.join(LORA_FIELDS)}; columns found: "
+            f"{', '.join(repr(str(c)) for c in columns)}){_delimiter_hint(columns)}"
         )
     by_app: dict[str, list[tuple[int, dict[str, Any]]]] = {}
     names = _lora_columns(columns)

@@ -77,6 +77,11 @@ def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: fl
             raise OptionError(name, rule, value)
 
 
+def _check_positive(name: str, value: object, rule: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise OptionError(name, rule, value)
+
+
 class OptionError(UsageError):
     """An option out of its range. Says the fix in the library's spelling
     (``max_retries=5``); ``as_flag()`` in the command line's (``--max-retries``)."""
@@ -102,6 +107,8 @@ class Sending(Protocol):
     @property
     def timeout(self) -> float: ...
     @property
+    def connect_timeout(self) -> float: ...
+    @property
     def progress(self) -> bool: ...
     @property
     def resume(self) -> bool: ...
@@ -120,9 +127,11 @@ class Target:
     rate: float = 0
     max_retries: int = 5
     timeout: float = 30
+    connect_timeout: float = 10
 
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
+        _check_positive("connect_timeout", self.connect_timeout, "seconds to connect, more than 0")
         check_team(self.team_id)
         if isinstance(self.api_key, str):
             # Held as an ApiKey, which never renders: dataclasses.asdict(), repr() and
@@ -147,14 +156,19 @@ class RunOptions(Target):
     encoding: str = "utf-8"
     delimiter: str | None = None
     sheet: str | None = None
+    loras_encoding: str = "utf-8"
+    max_body_bytes: int = 1_048_576
 
     @property
     def reading(self) -> Reading:
         """How the manifest and the LoRA table are read."""
-        return Reading(self.encoding, self.delimiter, self.sheet)
+        return Reading(self.encoding, self.delimiter, self.sheet, self.loras_encoding)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        size = self.max_body_bytes
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise OptionError("max_body_bytes", "a whole number of bytes, 1 or more", size)
         limit = self.max_active_workers
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 0

@@ -10,7 +10,7 @@ grow without bound behind one slow row.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -38,6 +38,7 @@ class OrderedResults:
         self._moved: anyio.Event | None = None
 
     def add(self, result: Result) -> None:
+        self._taken = max(self._taken, result.row)  # a row settled without a request too
         self.counts[result.status] += 1
         if result.error_kind:
             self.kinds[result.error_kind] += 1
@@ -72,10 +73,11 @@ class OrderedResults:
         """Row ``row`` is on its way: its result will come."""
         self._taken = max(self._taken, row)
 
-    async def room(self) -> None:
+    async def room(self, stopping: Callable[[], bool] = lambda: False) -> None:
         """Waits while the rows on their way reach too far past the first row without a
-        result: one slow row must not make the buffer grow without bound."""
-        while self._taken - self._next >= self._window:
+        result: one slow row must not make the buffer grow without bound. A run that is
+        ``stopping`` waits no more: the row it waits for may never be sent."""
+        while self._taken - self._next >= self._window and not stopping():
             if self._moved is None:  # one event for every waiter: each add may wake them
                 self._moved = anyio.Event()
             await self._moved.wait()

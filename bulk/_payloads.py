@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,16 @@ from . import _jsoncodec as jsoncodec
 from ._cells import Problems, as_text, is_url, loras_of, shown, workers_of
 from ._records import Record, is_blank
 
-__all__ = ["GPU_TIERS", "Row", "Validator", "build_rows", "idempotency_key"]
+__all__ = ["GPU_TIERS", "MAX_BODY_BYTES", "Row", "Validator", "build_rows", "idempotency_key"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
+MAX_BODY_BYTES = 1_048_576  # a body larger than this is taken for a mistake (--max-body-bytes)
+# Control characters but tab and newline (CR only as part of a Windows line break): a NUL
+# in a name is stored by the server and shown as a space, an app no one can find by name.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
+# How a JSON body spells them (escaped below 0x20, raw UTF-8 above): a cheap test of the
+# whole body before the exact one, field by field.
+_MAYBE_CONTROL = re.compile(rb"\\u00|\\[bfr]|\x7f|\xc2[\x80-\x9f]")
 
 
 @dataclass(slots=True)
@@ -103,8 +111,15 @@ class Validator:
     """Validates records chunk by chunk, numbering rows on from the last chunk. Names
     are remembered (one string per row, not the row) to find those that repeat."""
 
-    def __init__(self, *, team_id: str | None = None, allow_large: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        team_id: str | None = None,
+        allow_large: bool = False,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
         self.team_id, self.allow_large = team_id, allow_large
+        self.max_body_bytes = max_body_bytes
         self.count = 0
         self._first_of: dict[str, int] = {}
 
@@ -138,7 +153,7 @@ class Validator:
                     "name", f"{name!r} repeats row {first}{owner}; names must be unique per team"
                 )
         where = f"row {number}" if record.line is None else f"row {number} (line {record.line})"
-        return _row(number, name, team, body, problems, where)
+        return _row(number, name, team, body, problems, where, self.max_body_bytes)
 
 
 def build_rows(
@@ -146,9 +161,11 @@ def build_rows(
     *,
     team_id: str | None = None,
     allow_large: bool = False,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> list[Row]:
     """Validates every record; a valid row gets its body, payload and key, others an error."""
-    return Validator(team_id=team_id, allow_large=allow_large)(records)
+    validate = Validator(team_id=team_id, allow_large=allow_large, max_body_bytes=max_body_bytes)
+    return validate(records)
 
 
 def _row(
@@ -158,6 +175,7 @@ def _row(
     body: dict[str, Any],
     problems: Problems,
     where: str,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Row:
     if problems:
         return Row(number, name, team, error=f"{where}: " + "; ".join(problems))
@@ -165,24 +183,58 @@ def _row(
         payload = jsoncodec.dumps(body)
         key = idempotency_key(team, name, payload)
     except UnicodeEncodeError:  # a lone surrogate, from a JSON escape such as "\ud800"
-        field = _surrogate_in({"team_id": team, **body}) or "text"
+        field = _find({"team_id": team, **body}, _has_surrogate) or "text"
         error = f"{where}: {field}: not valid Unicode (a lone surrogate); fix the escape"
         return Row(number, name, team, error=error)
+    unsendable = _unsendable(payload, {"team_id": team, **body}, max_body_bytes)
+    if unsendable:
+        return Row(number, name, team, error=f"{where}: {unsendable}")
     workers = body["configuration"].get("active_workers", 0)
     return Row(number, name, team, body, payload, key, workers=workers)
 
 
-def _surrogate_in(value: Any, path: str = "") -> str | None:
-    """The manifest's name for the field holding a lone surrogate (only on that error)."""
+def _unsendable(payload: bytes, fields: dict[str, Any], max_body_bytes: int) -> str | None:
+    """A body the server should never get: a control character in a text, or a size no
+    app needs (a cell holding a whole file, say). Said with the field to fix."""
+    maybe = b"\\" in payload or b"\x7f" in payload or b"\xc2" in payload  # memchr-fast
+    if maybe and _MAYBE_CONTROL.search(payload):
+        for field, text in _texts(fields):
+            found = _CONTROL.search(text)
+            if found:
+                return (
+                    f"{field}: holds the control character U+{ord(found[0][0]):04X} at "
+                    f"character {found.start() + 1} (only tab and line breaks may be in a "
+                    "text); remove it"
+                )
+    if len(payload) > max_body_bytes:
+        largest = max(_texts(fields), key=lambda pair: len(pair[1]), default=("body", ""))
+        return (
+            f"{largest[0]}: the body would be {len(payload):,} bytes, more than "
+            f"--max-body-bytes {max_body_bytes:,} (max_body_bytes=); shorten it"
+        )
+    return None
+
+
+def _texts(value: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every text in a body, with the manifest's name for its field."""
     if isinstance(value, str):
-        return None if value.isascii() or _encodes(value) else _column(path)
+        return [(_column(path), value)]
     if isinstance(value, dict):
-        items = ((f"{path}.{key}".lstrip("."), item) for key, item in value.items())
+        items = [(f"{path}.{key}".lstrip("."), item) for key, item in value.items()]
     elif isinstance(value, list):
-        items = ((f"{path}[{n}]", item) for n, item in enumerate(value, 1))
+        items = [(f"{path}[{n}]", item) for n, item in enumerate(value, 1)]
     else:
-        return None
-    return next(filter(None, (_surrogate_in(item, at) for at, item in items)), None)
+        return []
+    return [pair for at, item in items for pair in _texts(item, at)]
+
+
+def _find(value: Any, bad: Any) -> str | None:
+    """The manifest's name for the first field whose text is ``bad`` (only on an error)."""
+    return next((field for field, text in _texts(value) if bad(text)), None)
+
+
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and not _encodes(text)
 
 
 def _column(path: str) -> str:

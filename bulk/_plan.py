@@ -94,6 +94,7 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
             team_id=options.team_id,
             keep=partial(spool_rows, spool),
             allow_large=options.allow_large,
+            max_body_bytes=options.max_body_bytes,
             reading=options.reading,
         )
         directory = await _listed(settings, options, prepared.sending_teams, stats)
@@ -129,7 +130,13 @@ async def _listed(
     settings: Settings, options: RunOptions, teams: tuple[str, ...], stats: Stats
 ) -> Directory:
     """Each team's apps, listed once: all a plan asks of the server."""
-    async with Client(settings.base_url, settings.key, timeout=options.timeout, pool=2) as client:
+    async with Client(
+        settings.base_url,
+        settings.key,
+        timeout=options.timeout,
+        connect_timeout=options.connect_timeout,
+        pool=2,
+    ) as client:
         directory = Directory(client, Pacer(rate=options.rate), stats=stats)
         try:
             await directory.list_each(teams)

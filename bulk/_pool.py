@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from ._control import RunControl
 from ._directory import Directory, Unsettled
@@ -23,6 +24,9 @@ from ._sender import Sender, unfinished
 from ._spool import Spool
 
 __all__ = ["Decide", "Pool"]
+
+_END = object()  # no row left
+_SETTLED_PER_TURN = 256  # rows settled without a request before the others get a turn
 
 # What a row needs, from the listing and what an earlier run did: a result, or None to
 # send it (the decision may set what to send on the row).
@@ -69,12 +73,16 @@ class Pool:
         decide: Decide,
     ) -> None:
         rows = self._to_send(directory, earlier, stats, decide)
-        async with anyio.create_task_group() as outer:
-            outer.start_soon(self._watch, outer.cancel_scope)
-            async with anyio.create_task_group() as workers:
-                for _ in range(concurrency):
-                    workers.start_soon(self._worker, sender, rows)
-            outer.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as outer:
+                outer.start_soon(self._watch, outer.cancel_scope)
+                async with anyio.create_task_group() as workers:
+                    for _ in range(concurrency):
+                        workers.start_soon(self._worker, sender, rows)
+                outer.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # A worker's error (a full disk, say) as it is: the caller says it plainly.
+            raise _first(group) from None
 
     def decisions(
         self, directory: Directory, earlier: Earlier, decide: Decide
@@ -93,9 +101,10 @@ class Pool:
 
     def _to_send(
         self, directory: Directory, earlier: Earlier, stats: Stats, decide: Decide
-    ) -> Iterator[Row]:
-        """The rows to send; the others get their result on the way. Shared by the
-        workers: each takes the next row when it is free, with no channel in between."""
+    ) -> Iterator[Row | None]:
+        """The rows to send; the others get their result on the way, each followed by a
+        None: the worker then looks at the reorder buffer's room, and now and then lets
+        the others run. Shared by the workers: each takes the next row when it is free."""
         run_id = self.journal.run_id
         for row, result in self.decisions(directory, earlier, decide):
             if result is None:
@@ -109,14 +118,23 @@ class Pool:
                 prior is not None and result.status == "created" and result.app_id != prior.app_id
             )
             self.record(row, result, journal=not row.error)
+            yield None
 
-    async def _worker(self, sender: Sender, rows: Iterator[Row]) -> None:
+    async def _worker(self, sender: Sender, rows: Iterator[Row | None]) -> None:
+        settled = 0
         while not self.control.stopping:
-            # Rows finish out of order; the buffer that puts them back in order is bounded.
-            await self.results.room()
-            row = next(rows, None)
-            if row is None or self.control.stopping:
+            # Rows finish out of order; the buffer that puts them back in order is bounded,
+            # rows settled by the listing (a re-run's "exists") included.
+            await self.results.room(lambda: self.control.stopping)
+            row = next(rows, _END)
+            if row is _END or self.control.stopping:
                 return
+            if row is None:
+                settled += 1
+                if settled % _SETTLED_PER_TURN == 0:
+                    await anyio.lowlevel.checkpoint()
+                continue
+            assert isinstance(row, Row)
             self.results.take(row.number)
             result = await sender.send(row)
             self.record(row, result, journal=result.status != "skipped")
@@ -142,6 +160,12 @@ class Pool:
             return Result(row.number, row.name, "created", prior.app_id)
         sent = row.number in self.journal.sent
         return unfinished(row, self.control, in_flight=sent)
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first error in the (nested) group: the one that stopped the workers."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _listing_failed(exc: Unsettled) -> str:

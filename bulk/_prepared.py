@@ -19,7 +19,7 @@ import pandas as pd
 from ._delimited import Reading
 from ._journal import RowsDigest
 from ._manifest import ManifestReader
-from ._payloads import Row, Validator
+from ._payloads import MAX_BODY_BYTES, Row, Validator
 from ._spool import Spool
 
 __all__ = ["Prepared", "gather", "prepare", "spool_rows", "spooled_rows"]
@@ -44,9 +44,10 @@ def prepare(
     keep: Callable[[list[Row]], None],
     allow_large: bool = False,
     reading: Reading | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
 ) -> Prepared:
     reader = ManifestReader(manifest, loras=loras, reading=reading)
-    validate = Validator(team_id=team_id, allow_large=allow_large)
+    validate = Validator(team_id=team_id, allow_large=allow_large, max_body_bytes=max_body_bytes)
     prepared = gather(reader.source, (validate(records) for records in reader), keep)
     prepared.warnings = reader.warnings  # known once the whole manifest was read
     return prepared

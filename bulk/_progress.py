@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ._results import SUCCESS, Result
+from ._results import STATUSES, SUCCESS, Result
 
-__all__ = ["Progress", "describe_rows"]
+__all__ = ["Progress", "describe_rows", "printable"]
 
 
 def _in_notebook() -> bool:
@@ -18,7 +18,9 @@ def _in_notebook() -> bool:
 
 
 class Progress:
-    """A tqdm bar on stderr: done/total, created, failed. Hidden when stderr is no terminal."""
+    """A tqdm bar on stderr: done/total, then the count of each status met so far, in the
+    command's own words (created, exists; updated; deleted, gone...), and failed. Hidden
+    when stderr is no terminal."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
         self.counts: Counter[str] = Counter()
@@ -45,13 +47,19 @@ class Progress:
         if self._bar is not None:
             self._bar.update(1)
             counts = self.counts
-            self._bar.set_postfix(
-                created=sum(counts[s] for s in SUCCESS), failed=counts["failed"], refresh=False
-            )
+            shown = {s: counts[s] for s in STATUSES if counts[s] and s != "failed"}
+            self._bar.set_postfix(refresh=False, **shown, failed=counts["failed"])
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def printable(name: Any) -> str:
+    """A name as the table shows it: a control character escaped (``ab\\x00c``), never
+    printed as a blank that hides it."""
+    text = str(name)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def describe_rows(
@@ -68,7 +76,7 @@ def describe_rows(
             if shown <= limit:
                 detail = app_id if status in SUCCESS else error
                 detail = detail if isinstance(detail, str) else ""
-                lines.append(f"  row {row:>4}  {status:<8} {name!s:<32.32} {detail}")
+                lines.append(f"  row {row:>4}  {status:<8} {printable(name):<32.32} {detail}")
     if shown > limit:
         lines.append(f"  ... and {shown - limit} more: see the results file")
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -238,8 +238,7 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     """Writes beside the target, then renames: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's file is private; results are not
+    fd, tmp = _temporary(path)
     try:
         with open(fd, "wb") as out:
             write(out)
@@ -284,7 +283,14 @@ _APPENDERS = {"csv": _csv, "jsonl": _jsonl, "parquet": _parquet}
 _SCHEMA = pyarrow.Table.from_pandas(tuples_frame([]), preserve_index=False).schema
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _temporary(path: Path) -> tuple[int, str]:
+    """A new file beside ``path`` with the user's usual permissions: created with 0o666,
+    the OS applies the umask (mkstemp's file would be private, and reading the umask
+    means setting it, for every thread of the process)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = str(path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # one chance in 2**48: another name
+            continue

@@ -30,6 +30,7 @@ from ._existing import decide, decide_apply
 from ._formats import format_of
 from ._guard import guard
 from ._journal import Journal, Target, check_journal, journal_path, let_land, lock_teams
+from ._logs import log
 from ._options import Manifest, RunOptions, Sending, takes_options
 from ._ordered import OrderedResults
 from ._pacing import Pacer
@@ -113,6 +114,7 @@ async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "creat
             team_id=o.team_id,
             keep=keep,
             allow_large=o.allow_large,
+            max_body_bytes=o.max_body_bytes,
             reading=o.reading,
         )
         if settings is not None:
@@ -160,6 +162,7 @@ class Execution:
         self.stats = Stats()
         self.prepared = Prepared("")
         self.pool: Pool | None = None
+        self.begun = False  # the journal started: requests may have gone out
 
     def check(self, rows: list[Row]) -> None:
         """A dry run's results: each row valid or invalid."""
@@ -187,11 +190,20 @@ class Execution:
                 work = functools.partial(_send_all, self, settings, journal, options, decide)
                 with catch_signals(self.control):
                     await until_stopped(work, self.control)
-        except anyio.get_cancelled_exc_class():
-            self.finish()
+        except BaseException as exc:
+            if self.begun or isinstance(exc, anyio.get_cancelled_exc_class()):
+                self._save()
             raise
         finally:
             journal.close()  # closed already, but for a run that could not begin
+
+    def _save(self) -> None:
+        """On any error once sending began (a full disk while journaling, say): the results
+        file still gets the ids of the apps made so far, beside the journal."""
+        try:
+            self.finish()
+        except Exception as exc:  # the error that stopped the run is the one to raise
+            log.error(f"the results file could not be written either: {exc}")
 
     def finish(self) -> Outcome:
         """The results file, written once every row has its result."""
@@ -254,11 +266,13 @@ async def _send_all(
     pool = Pool(run.rows, run.results, bar, journal, control)
     try:
         journal.start(prepared.source, prepared.count, timeout=options.timeout)
+        run.begun = True
         assert settings.api_key is not None
         async with Client(
             settings.base_url,
             settings.api_key,
             timeout=options.timeout,
+            connect_timeout=options.connect_timeout,
             pool=options.concurrency + 1,
         ) as client:
             pacer = Pacer(rate=options.rate)

@@ -4,14 +4,17 @@ gives ``plan``, ``apply`` and ``delete`` theirs the same way."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
 import anyio
 import pandas as pd
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from ._control import RunControl, catch_signals
 from ._options import Manifest, RunOptions, takes_options
@@ -25,8 +28,8 @@ def run(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
     """Runs ``arun`` to completion and returns its table; same arguments, same meaning.
 
     Inside a running event loop (a Jupyter cell), the run gets an event loop of its own
-    in a helper thread and this call waits for it, so it never fails with
-    "asyncio.run() cannot be called from a running event loop". Either way Ctrl-C (a
+    in a helper thread (an anyio blocking portal) and this call waits for it, so it never
+    fails with "asyncio.run() cannot be called from a running event loop". Either way Ctrl-C (a
     notebook's interrupt) stops the run as on the command line, and this call raises
     ``Interrupted`` whose ``.results`` holds what was done.
     """
@@ -38,27 +41,38 @@ def blocking(
 ) -> pd.DataFrame:
     """``await function(given, options)`` from synchronous code, notebooks included."""
     control = options.control or RunControl()
-    call = functools.partial(
-        anyio.run, functools.partial(function, given, replace(options, control=control))
-    )
+    work = functools.partial(function, given, replace(options, control=control))
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return call()  # arun turns the signals of the main thread into a clean stop
-    with catch_signals(control), ThreadPoolExecutor(1, thread_name_prefix="bulk-run") as pool:
-        return _wait(pool.submit(call), control)
+        return anyio.run(work)  # arun turns the signals of the main thread into a clean stop
+    with catch_signals(control), _portal(control.signals) as portal:
+        done, value = portal.call(_settled, work)
+    if not done:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
-def _wait(future: Future[pd.DataFrame], control: RunControl) -> pd.DataFrame:
-    """Waits for the helper thread; a KeyboardInterrupt meanwhile stops its run."""
-    while True:
+async def _settled(work: Callable[[], Awaitable[pd.DataFrame]]) -> tuple[bool, Any]:
+    """The run's table, or the ``Interrupted`` it raised, as a value: a portal lets a
+    BaseException through its own event loop as well as to its caller."""
+    try:
+        return True, await work()
+    except KeyboardInterrupt as stop:
+        return False, stop
+
+
+@contextlib.contextmanager
+def _portal(signals: tuple[int, ...]) -> Iterator[BlockingPortal]:
+    """An event loop of its own in a helper thread. The thread starts with ``signals``
+    blocked, so the OS hands them to this (main) thread, whose handlers stop the run."""
+    with contextlib.ExitStack() as stack:
+        main = threading.current_thread() is threading.main_thread()
+        blocked = main and hasattr(signal, "pthread_sigmask")
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals) if blocked else None
         try:
-            # Woken now and then: a signal the OS handed to another thread is only
-            # acted on once this thread runs Python again.
-            return future.result(timeout=0.25)
-        except TimeoutError:
-            continue
-        except KeyboardInterrupt:
-            if future.done():
-                return future.result()
-            control.on_signal()
+            portal = stack.enter_context(start_blocking_portal())
+        finally:
+            if previous is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        yield portal

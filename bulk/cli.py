@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from . import __version__
 from ._cli_delete import delete_parser
@@ -52,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI; returns the exit status (the console script exits with it)."""
+    started_at = datetime.now(UTC)  # a run refused later still says when it began
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser().parse_args(argv)
     try:
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"Error: --log-file {args.log_file!r}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        return _run(args, argv)
+        return _run(args, argv, started_at)
     finally:
         undo()
 
@@ -74,7 +76,7 @@ _EXITS = (
 )
 
 
-def _run(args: argparse.Namespace, argv: list[str]) -> int:
+def _run(args: argparse.Namespace, argv: list[str], started_at: datetime) -> int:
     """The command, its domain errors turned into ``Error: ...`` and an exit status."""
     try:
         code: int = args.func(args, argv)
@@ -83,7 +85,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         message = exc.as_flag() if isinstance(exc, OptionError) else str(exc)
         log.error(f"Error: {message}")
         code = next(code for kind, code in _EXITS if isinstance(exc, kind))
-        summary_of_failure(args, argv, code, message)
+        summary_of_failure(args, argv, code, message, started_at)
         return code
     except KeyboardInterrupt:
         log.warning("interrupted")

@@ -44,6 +44,7 @@ RUN_OPTIONS = [
     "rate",
     "max_retries",
     "timeout",
+    "connect_timeout",
     "loras",
     "dry_run",
     "progress",
