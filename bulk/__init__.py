@@ -25,6 +25,7 @@ from ._report import Report
 from ._results import COLUMNS, STATUSES
 from ._runner import arun
 from ._sync import run
+from ._wait import WaitOptions, await_apps, wait
 from .emulator._background import Emulator
 
 try:  # the version is written once, in pyproject.toml
@@ -49,13 +50,16 @@ __all__ = [
     "RunOptions",
     "ServiceError",
     "UsageError",
+    "WaitOptions",
     "__version__",
     "aapply",
     "adelete",
     "aplan",
     "apply",
     "arun",
+    "await_apps",
     "delete",
     "plan",
     "run",
+    "wait",
 ]

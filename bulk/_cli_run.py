@@ -24,6 +24,7 @@ from ._cli_flags import (
     target_flags,
     write_summary_of,
 )
+from ._cli_wait import after_run, wait_exit, wait_flags
 from ._control import RunControl
 from ._logs import log
 from ._options import RunOptions
@@ -44,6 +45,7 @@ def _sending_parser(commands: Any, name: str, text: str, description: str, extra
     target_flags(p)
     sending_flags(p)
     _cost_flags(p)
+    wait_flags(p)
     p.set_defaults(func=_send, mode=name)
     return p
 
@@ -133,15 +135,21 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
         control=control,
     )
 
-    async def work(options: RunOptions) -> Outcome:
-        return await execute(args.manifest, options, mode=args.mode)
+    async def work(options: RunOptions) -> tuple[Outcome, pd.DataFrame | None]:
+        outcome = await execute(args.manifest, options, mode=args.mode)
+        try:
+            return outcome, await after_run(outcome, options)
+        except BaseException:
+            outcome.close()
+            raise
 
-    outcome = anyio.run(on_target, args, options, work)
+    outcome, settled = anyio.run(on_target, args, options, work)
     try:
         show(outcome, dry_run=dry_run)
     finally:
         outcome.close()
-    return write_summary_of(summary, outcome.report, argv, exit_code(outcome.report, argv))
+    code = wait_exit(settled, exit_code(outcome.report, argv))
+    return write_summary_of(summary, outcome.report, argv, code)
 
 
 def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:

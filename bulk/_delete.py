@@ -33,6 +33,7 @@ __all__ = [
     "delete_frame",
     "deletions",
     "execute_delete",
+    "read_results",
 ]
 
 MADE = frozenset({"created"})  # what a run made: all a rollback deletes
@@ -60,7 +61,7 @@ class DeleteOptions(Target):
 
 def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[Row]:
     """The rows to delete, from a results file: each with its app id and team."""
-    frame = _read(Path(results))
+    frame = read_results(Path(results))
     wanted = MADE | (EXISTING if options.include_existing else frozenset())
     if "team_id" not in frame and options.team_id is None:
         # Guessing "the key's own apps" would find nothing and call the apps gone.
@@ -89,7 +90,7 @@ def _text(value: Any) -> str | None:
     return None if value is None or value != value or str(value) == "" else str(value)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_results(path: Path) -> pd.DataFrame:
     kind = EXTENSIONS.get(path.suffix.lower())
     if kind is None or not path.is_file():
         raise ManifestError(f"results file {str(path)!r} not found (a .csv, .parquet or .jsonl)")

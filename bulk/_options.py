@@ -28,6 +28,7 @@ __all__ = [
     "Target",
     "check_arguments",
     "check_team",
+    "check_wait_timeout",
     "takes_options",
 ]
 
@@ -43,6 +44,12 @@ def check_team(team_id: str | None) -> None:
         raise UsageError(
             "--team-id (team_id=) is empty: give a team id, or leave it out for the key's own apps"
         )
+
+
+def check_wait_timeout(value: object) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    if not ok:
+        raise OptionError("wait_timeout", "seconds, 0 or more", value)
 
 
 def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -143,6 +150,8 @@ class RunOptions(Target):
     encoding: str = "utf-8"
     delimiter: str | None = None
     sheet: str | None = None
+    wait: bool = False  # then wait until the apps created or changed have settled
+    wait_timeout: float = 600
 
     @property
     def reading(self) -> Reading:
@@ -156,6 +165,7 @@ class RunOptions(Target):
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
         ):
             raise OptionError("max_active_workers", "a whole number 0 or more", limit)
+        check_wait_timeout(self.wait_timeout)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError(
                 "--resume (resume=True) needs a real run with --output (output=): the "

@@ -96,6 +96,12 @@ async def execute_frame(
         outcome.close()
     if outcome.report.interrupted:
         raise Interrupted(frame)
+    if options.wait and not options.dry_run and not outcome.report.stopped:
+        from ._wait import settle_results  # the wait reads results files as delete does
+
+        frame = await settle_results(frame, options)
+        if frame.attrs["interrupted"]:
+            raise Interrupted(frame)
     return frame
 
 

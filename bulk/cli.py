@@ -22,6 +22,7 @@ from ._cli_flags import (
 from ._cli_help import EPILOGS, EXITS, TOP, Help
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
+from ._cli_wait import wait_parser
 from ._errors import BulkError, ManifestError, ServiceError, UsageError
 from ._logs import configure, log
 from ._options import OptionError
@@ -35,7 +36,14 @@ def parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"bulk {__version__}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (create_parser, plan_parser, apply_parser, delete_parser, serve_parser):
+    for add in (
+        create_parser,
+        plan_parser,
+        apply_parser,
+        delete_parser,
+        wait_parser,
+        serve_parser,
+    ):
         add(commands)
     for name, command in commands.choices.items():
         log_flags(command)

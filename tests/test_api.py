@@ -25,15 +25,18 @@ PUBLIC = [
     "RunOptions",
     "ServiceError",
     "UsageError",
+    "WaitOptions",
     "__version__",
     "aapply",
     "adelete",
     "aplan",
     "apply",
     "arun",
+    "await_apps",
     "delete",
     "plan",
     "run",
+    "wait",
 ]
 RUN_OPTIONS = [
     "output",
