@@ -145,10 +145,10 @@ def _entry(row: Row, directory: Directory) -> _Entry:
         return _Entry((row.number, row.name, row.team, "invalid", None, None, row.error))
     body = jsoncodec.loads(row.payload)
     j = judge(body, directory.listed_apps(row.team, row.name))
-    error = conflict_message(row.team, row.name, list(j.ids)) if j.action == "conflict" else None
+    error = conflict_message(row.team, row.name, list(j.ids)) if j.action == "conflict" else j.error
     changes = "; ".join(j.fixed + j.changes) or None
     cells = (row.number, row.name, row.team, j.action, j.app_id, changes, error)
-    return _Entry(cells, body["configuration"]["gpu_tier"], j)
+    return _Entry(cells, None if j.error else body["configuration"]["gpu_tier"], j)
 
 
 def _totals(entries: list[_Entry]) -> PlanTotals:

@@ -233,7 +233,10 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     if kind == "csv":
         return write_atomically(path, lambda out: frame.to_csv(out, index=False))
     if kind == "parquet":
-        return write_atomically(path, lambda out: frame.to_parquet(out, index=False))
+        # pandas stores attrs in the file as JSON; a frame's attrs hold reports.
+        bare = frame.copy(deep=False)
+        bare.attrs = {}
+        return write_atomically(path, lambda out: bare.to_parquet(out, index=False))
     text = frame.to_json(orient="records", lines=True, force_ascii=False) or ""
     return write_atomically(path, lambda out: out.write(text.encode()))
 

@@ -20,6 +20,7 @@ from ._cli_flags import (
     summary_of_failure,
 )
 from ._cli_help import EPILOGS, EXITS, TOP, Help
+from ._cli_live import export_parser, status_parser
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
 from ._cli_wait import wait_parser
@@ -41,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
         plan_parser,
         apply_parser,
         delete_parser,
+        status_parser,
+        export_parser,
         wait_parser,
         serve_parser,
     ):
