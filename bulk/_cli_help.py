@@ -7,7 +7,10 @@ import argparse
 
 __all__ = ["EPILOGS", "TOP", "Help"]
 
-TOP = "Create, plan, update and roll back RunGen.AI apps from one manifest file."
+TOP = (
+    "Create, plan, update, wait for, list, export, prune and roll back RunGen.AI apps from "
+    "one manifest file."
+)
 
 ENVIRONMENT = """environment:
   RUNGEN_API_KEY              the API key (or --api-key-file PATH); never printed

@@ -6,7 +6,7 @@ ask, then deleted; a 404 means it is gone already. Same pacer, retries, journal,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "by_team",
     "delete",
     "delete_frame",
+    "delete_rows",
     "deletions",
     "execute_delete",
     "read_results",
@@ -128,12 +129,24 @@ def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Result
 
 async def execute_delete(results: str | os.PathLike[str], options: DeleteOptions) -> Outcome:
     """``adelete`` without the DataFrame; the caller closes the outcome."""
-    run, settings = begin(options, [("results file", results)])
+    given: list[tuple[str, object]] = [("results file", results)]
+    return await delete_rows(given, str(results), lambda: deletions(results, options), options)
+
+
+async def delete_rows(
+    inputs: list[tuple[str, object]],
+    source: str,
+    rows_of: Callable[[], list[Row]],
+    options: DeleteOptions,
+) -> Outcome:
+    """Deletes the rows ``rows_of`` makes (once the output and journal are checked), each
+    scaled to 0 first when the listing shows it running. The caller closes the outcome."""
+    run, settings = begin(options, inputs)
     try:
-        rows = deletions(results, options)
+        rows = rows_of()
         run.results.labels = [row.label for row in rows]
         keep = run.check if settings is None else run.spool
-        run.prepared = gather(str(results), [rows], keep)
+        run.prepared = gather(source, [rows], keep)
         if settings is not None:
             await run.send(settings, options, decide_delete)
         return run.finish()

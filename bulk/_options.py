@@ -152,6 +152,8 @@ class RunOptions(Target):
     sheet: str | None = None
     wait: bool = False  # then wait until the apps created or changed have settled
     wait_timeout: float = 600
+    prune: bool = False  # plan and apply: delete the apps of a managed team no row names
+    max_deletes: int = 10  # a prune refuses to delete more
 
     @property
     def reading(self) -> Reading:
@@ -166,6 +168,9 @@ class RunOptions(Target):
         ):
             raise OptionError("max_active_workers", "a whole number 0 or more", limit)
         check_wait_timeout(self.wait_timeout)
+        deletes = self.max_deletes
+        if not isinstance(deletes, int) or isinstance(deletes, bool) or deletes < 0:
+            raise OptionError("max_deletes", "a whole number 0 or more", deletes)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError(
                 "--resume (resume=True) needs a real run with --output (output=): the "

@@ -19,7 +19,7 @@ from ._delimited import Reading
 from ._live import live_apps, settings_of
 from ._options import Manifest, Target
 from ._payloads import Row
-from ._prepared import prepare
+from ._prepared import Prepared, prepare
 from ._report import Report, counted
 from ._results import check_output, write_table
 from ._sync import blocking
@@ -29,7 +29,7 @@ __all__ = [
     "LiveOptions",
     "astatus",
     "listed_teams",
-    "managed_names",
+    "manifest_teams",
     "status",
     "status_frame",
     "status_lines",
@@ -65,16 +65,21 @@ class LiveOptions(Target):
     control: RunControl | None = None
 
 
-def managed_names(manifest: Manifest, options: LiveOptions) -> dict[str, set[str]]:
-    """Team ("" for the key's own) -> the names the manifest's rows give, valid or not."""
+def manifest_teams(
+    manifest: Manifest, options: Any
+) -> tuple[dict[str, set[str]], Counter[str], Prepared]:
+    """Team ("" for the key's own) -> the names the manifest's rows give, valid or not;
+    the rows per team; and what reading it found (its teams, those with a valid row)."""
     names: dict[str, set[str]] = {}
+    rows_of: Counter[str] = Counter()
 
     def keep(rows: list[Row]) -> None:
         for row in rows:
             names.setdefault(row.team or "", set()).add(row.name)
+            rows_of[row.team or ""] += 1
 
     reading = Reading(options.encoding, options.delimiter, options.sheet)
-    prepare(
+    prepared = prepare(
         manifest,
         loras=options.loras,
         team_id=options.team_id,
@@ -82,7 +87,7 @@ def managed_names(manifest: Manifest, options: LiveOptions) -> dict[str, set[str
         allow_large=True,
         reading=reading,
     )
-    return names
+    return names, rows_of, prepared
 
 
 async def listed_teams(
@@ -129,7 +134,7 @@ def _cells(app: dict[str, Any], team: str) -> tuple[Any, ...]:
 
 async def status_frame(manifest: Manifest | None, options: LiveOptions) -> pd.DataFrame:
     """``astatus`` taking its options as one object."""
-    names = None if manifest is None else managed_names(manifest, options)
+    names = None if manifest is None else manifest_teams(manifest, options)[0]
     columns = list(STATUS_COLUMNS) + ([] if names is None else ["managed"])
     out = None
     if options.output is not None:

@@ -28,7 +28,7 @@ from ._errors import BulkError, ManifestError, ServiceError, UsageError
 from ._logs import configure, log
 from ._options import OptionError
 
-__all__ = ["main", "parser"]
+__all__ = ["command_list", "main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -36,7 +36,8 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bulk", description=TOP, epilog=EXITS, formatter_class=Help
     )
     top.add_argument("--version", action="version", version=f"bulk {__version__}")
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Not required: with no command, main lists the commands instead of a usage error.
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
     for add in (
         create_parser,
         plan_parser,
@@ -54,10 +55,30 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def command_list(top: argparse.ArgumentParser) -> str:
+    """What ``python -m bulk`` alone prints: each command with its one line."""
+    commands = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    lines = [f"  {c.dest:<8} {c.help}" for c in commands._choices_actions]
+    return "\n".join(
+        [
+            f"usage: {top.prog} COMMAND ...   ({top.prog} COMMAND --help for its options)",
+            "",
+            TOP,
+            "",
+            "commands:",
+            *lines,
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI; returns the exit status (the console script exits with it)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command is None:
+        print(command_list(top))
+        return EXIT_USAGE
     try:
         undo = configure(format=args.log_format, file=args.log_file, verbosity=args.verbose)
     except OSError as exc:
