@@ -88,7 +88,7 @@ def test_status_of_a_manifests_teams_marks_the_managed_apps(tmp_path, emulator_t
     assert sorted(set(frame["team_id"])) == [TEAM, "t2"]
 
 
-@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".parquet", ".xlsx"])
 def test_export_then_plan_reports_nothing_to_do(tmp_path, emulator_thread, suffix):
     with emulator_thread() as emu:
         seed(emu)

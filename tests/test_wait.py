@@ -226,3 +226,10 @@ def test_ctrl_c_stops_a_wait_with_130_and_writes_the_results(tmp_path, emulator_
     waited = pd.read_csv(tmp_path / "m.results.wait.csv").set_index("name")["state"]
     assert waited.to_dict() == {"run00": "INITIALIZING", "idle00": "STOPPED"}
     assert KEY not in out + err
+
+
+def test_bulk_emulator_takes_the_start_seconds_too(tmp_path):
+    with bulk.Emulator(start_seconds=600, api_key=KEY) as emu:
+        created(tmp_path, emu, running=1, stopped=1)
+        statuses = {a["name"]: a["status"] for a in emu.apps(TEAM)}
+    assert statuses == {"run00": "INITIALIZING", "idle00": "STOPPED"}

@@ -81,6 +81,7 @@ class Emulator:
 
         async def snapshot() -> list[dict[str, Any]]:  # in the server's own thread
             owner = team or "user_emulated"
-            return copy.deepcopy(list(self.state.apps.get(owner, {}).values()))
+            apps = self.state.apps.get(owner, {}).values()
+            return copy.deepcopy([self.state.lifecycle.show(app) for app in apps])
 
         return asyncio.run_coroutine_threadsafe(snapshot(), self._loop).result(30)
