@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -156,7 +157,10 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
         outcome.close()
     code = show_pruned(pruned, exit_code(outcome.report, argv))
     code = wait_exit(settled, code)
-    return write_summary_of(summary, with_pruned(outcome.report, pruned), argv, code)
+    report = with_pruned(outcome.report, pruned)
+    if settled is not None:
+        report = replace(report, waited=dict(settled.attrs["wait"].counts))
+    return write_summary_of(summary, report, argv, code)
 
 
 def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:

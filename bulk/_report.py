@@ -53,6 +53,7 @@ class Report:
     workers: int = 0  # active workers asked for by the rows done (or, dry, the valid rows)
     labels: tuple[str, ...] = STATUSES  # what ``counts`` counts: statuses, or a plan's actions
     pruned: dict[str, int] = field(default_factory=dict)  # apply --prune: deletes by status
+    waited: dict[str, int] = field(default_factory=dict)  # --wait: apps by state reached
 
     @property
     def requests(self) -> int:
@@ -121,6 +122,7 @@ class Report:
             "warnings": list(self.warnings),
             "paths": dict(self.paths),
             "pruned": dict(self.pruned),
+            "waited": dict(self.waited),
         }
 
 

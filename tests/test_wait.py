@@ -165,7 +165,8 @@ def test_create_wait_writes_the_state_column_and_exits_0(tmp_path, emulator_thre
     assert states == live and sorted(set(states.values())) == ["RUNNING", "STOPPED"]
     assert list(states.values()).count("RUNNING") == 30
     assert "waited for 40 apps: 30 RUNNING, 10 STOPPED" in done.stdout
-    assert json.loads((tmp_path / "s.json").read_text())["exit_code"] == 0
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["exit_code"] == 0 and summary["waited"] == {"RUNNING": 30, "STOPPED": 10}
 
 
 def test_apply_wait_times_out_and_exits_1(tmp_path, emulator_thread, quick_rounds):
