@@ -200,8 +200,18 @@ def test_wait_on_an_earlier_runs_results(tmp_path, emulator_thread, quick_rounds
     with emulator_thread(Faults(start_seconds=0.1)) as emu:
         results = created(tmp_path, emu, running=3, stopped=2)
         before = results.read_bytes()
-        done = run_cli("wait", str(results), "-q", cwd=tmp_path, env=cli_env(emu.url))
+        done = run_cli(
+            "wait",
+            str(results),
+            "-q",
+            "--summary-json",
+            "w.json",
+            cwd=tmp_path,
+            env=cli_env(emu.url),
+        )
     assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "w.json").read_text())
+    assert summary["counts"] == {"RUNNING": 3, "STOPPED": 2} and summary["listings"] >= 1
     assert results.read_bytes() == before  # an earlier run's results are never rewritten
     waited = pd.read_csv(tmp_path / "m.results.wait.csv")
     assert waited["state"].value_counts().to_dict() == {"RUNNING": 3, "STOPPED": 2}
@@ -234,3 +244,19 @@ def test_bulk_emulator_takes_the_start_seconds_too(tmp_path):
         created(tmp_path, emu, running=1, stopped=1)
         statuses = {a["name"]: a["status"] for a in emu.apps(TEAM)}
     assert statuses == {"run00": "INITIALIZING", "idle00": "STOPPED"}
+
+
+def test_the_library_waits_with_wait_true(tmp_path, emulator_thread, quick_rounds):
+    with emulator_thread(Faults(start_seconds=0.1)) as emu:
+        frame = bulk.run(
+            manifest(tmp_path, running=2, stopped=1),
+            base_url=emu.url,
+            api_key=KEY,
+            team_id=TEAM,
+            output=tmp_path / "r.csv",
+            progress=False,
+            wait=True,
+        )
+    assert frame["state"].tolist() == ["RUNNING", "RUNNING", "STOPPED"]
+    assert pd.read_csv(tmp_path / "r.csv")["state"].tolist() == frame["state"].tolist()
+    assert frame.attrs["wait"].counts == {"RUNNING": 2, "STOPPED": 1}
