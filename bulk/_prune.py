@@ -19,6 +19,7 @@ from ._delete import DeleteOptions, delete_rows
 from ._errors import UsageError
 from ._payloads import Row
 from ._report import counted
+from ._results import check_output
 from ._runner import Outcome
 from ._status import listed_teams, manifest_teams
 
@@ -92,6 +93,8 @@ def prune_teams(prepared: Any, team_id: str | None) -> tuple[str, ...]:
 
 async def prune_plan(manifest: Any, options: Any) -> list[Doomed]:
     """The apps ``apply --prune`` would delete, after the guards (``UsageError``)."""
+    if options.output is not None:  # checked now: once apply has written, it is late
+        check_output(default_pruned_output(options.output), inputs=[("manifest", manifest)])
     names, rows, prepared = manifest_teams(manifest, options)
     teams = prune_teams(prepared, options.team_id)
     check_prunable(teams, rows, prepared.sending_teams)
