@@ -93,6 +93,8 @@ async def watch(
             tasks.start_soon(stop_when_interrupted)
             await _poll(watches, live, wait_timeout, clock, sleep, rng or random.Random(), bar)
             tasks.cancel_scope.cancel()
+    except BaseExceptionGroup as group:  # the poll's own error, as it was raised
+        raise group.exceptions[0] from None
     finally:
         if bar is not None:
             bar.close()

@@ -62,7 +62,13 @@ def test_new_commands_keep_the_summary_and_exit_conventions(tmp_path, emulator_t
             env=env,
         )
         exported = run_cli("export", "-o", "e.csv", cwd=tmp_path, env=env)
-    assert refused.returncode == exported.returncode == 3
+        (tmp_path / "r.csv").write_text(
+            "row,name,status,app_id,http_status,attempts,error,error_kind,team_id\n"
+            "1,a,created,app_1,201,1,,,t1\n"
+        )
+        waited = run_cli("wait", "r.csv", "-q", cwd=tmp_path, env=env)
+    assert refused.returncode == exported.returncode == waited.returncode == 3
+    assert "the key was refused while waiting" in waited.stderr
     line = json.loads(refused.stderr.strip().splitlines()[-1])
     assert line["level"] == "error" and "could not be listed" in line["message"]
     assert json.loads((tmp_path / "s.json").read_text())["exit_code"] == 3
