@@ -19,12 +19,15 @@ from ._errors import (
     ServiceError,
     UsageError,
 )
+from ._export import aexport, export
 from ._options import RunOptions
 from ._plan import PlanTotals, aplan, plan
 from ._report import Report
 from ._results import COLUMNS, STATUSES
 from ._runner import arun
+from ._status import STATUS_COLUMNS, LiveOptions, astatus, status
 from ._sync import run
+from ._wait import WaitOptions, await_apps, wait
 from .emulator._background import Emulator
 
 try:  # the version is written once, in pyproject.toml
@@ -36,12 +39,14 @@ __all__ = [
     "COLUMNS",
     "ERROR_KINDS",
     "STATUSES",
+    "STATUS_COLUMNS",
     "ApiKey",
     "BulkError",
     "ConfigError",
     "DeleteOptions",
     "Emulator",
     "Interrupted",
+    "LiveOptions",
     "ManifestError",
     "PlanTotals",
     "Report",
@@ -49,13 +54,20 @@ __all__ = [
     "RunOptions",
     "ServiceError",
     "UsageError",
+    "WaitOptions",
     "__version__",
     "aapply",
     "adelete",
+    "aexport",
     "aplan",
     "apply",
     "arun",
+    "astatus",
+    "await_apps",
     "delete",
+    "export",
     "plan",
     "run",
+    "status",
+    "wait",
 ]

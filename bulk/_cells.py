@@ -130,6 +130,10 @@ def _lora_id(value: Any) -> str | None:
     return None if fraction and not float(value).is_integer() else as_text(value)
 
 
+# The LoRA fields listings do not echo: an exported manifest cannot hold them.
+UNSHOWN = frozenset({"versionId", "downloadUrl"})
+
+
 def _missing(values: list[Any]) -> list[str]:
     # Text and floats checked inline first: this runs for every LoRA field of every row.
     for value in values:
@@ -149,7 +153,7 @@ def _lora(raw: Any, where: str, problems: Problems) -> dict[str, Any] | None:
         return None
     values = [raw.get(f) for f in LORA_FIELDS]
     missing = _missing(values)
-    if missing:
+    if not set(missing) <= UNSHOWN:
         problems.add(where, f"missing {', '.join(repr(f) for f in missing)}")
         return None
     lora_id, version, url, name, weight = values
@@ -160,10 +164,12 @@ def _lora(raw: Any, where: str, problems: Problems) -> dict[str, Any] | None:
         "name": name.strip() if type(name) is str else as_text(name),
         "weight": _weight(weight),
     }
+    for f in missing:  # what listings never show: fine until a create or a weight change
+        del lora[f]
     for f, given in (("id", lora_id), ("versionId", version)):
-        if lora[f] is None:
+        if f in lora and lora[f] is None:
             problems.add(where, f"{f} must be a whole number or a string, got {shown(given)}")
-    if not is_url(str(lora["downloadUrl"])):
+    if "downloadUrl" in lora and not is_url(str(lora["downloadUrl"])):
         problems.add(where, f"downloadUrl must be an http(s) URL, got {shown(url)}")
     if lora["weight"] is None:
         problems.add(

@@ -33,7 +33,7 @@ from ._progress import printable
 from ._report import counted
 from ._results import check_output
 
-__all__ = ["delete_parser"]
+__all__ = ["confirmed", "delete_parser"]
 
 
 def delete_parser(commands: Any) -> None:
@@ -74,7 +74,7 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
             line = f"  row {row.label:>4}  {row.target or '':<14} {printable(row.name):<32.32}"
             print(f"{line} {row.error or ''}".rstrip())
         return EXIT_OK
-    if not args.yes and not _confirmed(len(rows)):
+    if not args.yes and not confirmed(len(rows)):
         log.warning("nothing was deleted")
         return EXIT_ROWS
     outcome = anyio.run(on_target, args, options, lambda o: execute_delete(args.results, o))
@@ -93,11 +93,12 @@ def _announce(rows: list[Row]) -> str:
     return f"will delete {counted(sum(teams.values()), 'app')}: {', '.join(parts)}"
 
 
-def _confirmed(count: int) -> bool:
+def confirmed(count: int, *, listing: str = "--dry-run") -> bool:
+    """Asks on a terminal; elsewhere refuses: only --yes deletes unattended."""
     if not sys.stdin.isatty():
         raise UsageError(
             f"refusing to delete {counted(count, 'app')} without a yes: not on a terminal; "
-            "pass --yes (or --dry-run to list them)"
+            f"pass --yes (or {listing} to list them)"
         )
     # The question goes to stderr, as the warnings do: with stdout sent to a file, the
     # user still sees what is asked.

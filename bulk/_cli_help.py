@@ -7,7 +7,10 @@ import argparse
 
 __all__ = ["EPILOGS", "EXITS", "TOP", "Help"]
 
-TOP = "Create, plan, update and roll back RunGen.AI apps from one manifest file."
+TOP = (
+    "Create, plan, update, wait for, list, export, prune and roll back RunGen.AI apps from "
+    "one manifest file."
+)
 
 ENVIRONMENT = """environment:
   RUNGEN_API_KEY              the API key (or --api-key-file PATH); never printed
@@ -68,6 +71,15 @@ _EXAMPLES = {
     "delete": """examples:
   python -m bulk delete apps.results.csv --dry-run     list what would go
   python -m bulk delete apps.results.csv --yes         roll back without asking""",
+    "wait": """examples:
+  python -m bulk wait apps.results.csv                  until they run, 600 s at most
+  python -m bulk wait apps.results.csv --wait-timeout 1800 -o night.wait.csv""",
+    "status": """examples:
+  python -m bulk status --team-id team_42
+  python -m bulk status apps.csv -o live.parquet        the manifest's teams; managed column""",
+    "export": """examples:
+  python -m bulk export --team-id team_42 -o team_42.csv
+  python -m bulk plan team_42.csv --team-id team_42 --detailed-exitcode   exits 0""",
     "serve": """examples:
   python -m bulk serve --port 8080 --rate-limit 50 --error-rate 0.1
   python -m bulk serve --port 0 --api-key test-key-1234 --no-idempotency""",
@@ -82,6 +94,15 @@ _FILES = {
   <results stem>.deleted.csv          one row per app with its fate (-o to choose)
   <output stem>.journal.jsonl         every intent before its request, for --resume
   --summary-json PATH                 the rollback's report as JSON""",
+    "wait": """files written:
+  <results stem>.wait.csv             the results with a state column (-o to choose)
+  --summary-json PATH                 the wait's report as JSON""",
+    "status": """files written:
+  -o PATH                             the table (.csv, .parquet, .jsonl), only with -o
+  --summary-json PATH                 counts by status as JSON""",
+    "export": """files written:
+  -o PATH                             the manifest (.csv, .parquet, .jsonl, .xlsx)
+  --summary-json PATH                 the export's report as JSON""",
     "serve": "files written: none (the emulator keeps its apps in memory)",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -24,11 +25,14 @@ from ._cli_flags import (
     target_flags,
     write_summary_of,
 )
+from ._cli_prune import prune_after, prune_before, prune_flags, show_pruned, with_pruned
+from ._cli_wait import after_run, wait_exit, wait_flags
 from ._control import RunControl
 from ._logs import log
 from ._options import RunOptions
 from ._plan import default_plan_output, plan_frame
 from ._progress import printable
+from ._prune import doomed_lines
 from ._results import default_output
 from ._runner import Outcome, execute
 
@@ -45,6 +49,7 @@ def _sending_parser(commands: Any, name: str, text: str, description: str, extra
     target_flags(p)
     sending_flags(p)
     _cost_flags(p)
+    wait_flags(p)
     p.set_defaults(func=_send, mode=name)
     return p
 
@@ -68,13 +73,14 @@ def create_parser(commands: Any) -> None:
 
 
 def apply_parser(commands: Any) -> None:
-    _sending_parser(
+    p = _sending_parser(
         commands,
         "apply",
         "create what is missing and update what differs, from a fresh plan",
         "Bring the team's apps to the manifest: create the missing ones, update the ones "
         "that differ in fields an update can change, and report the rest.",
     )
+    prune_flags(p, asks=True)
 
 
 def plan_parser(commands: Any) -> None:
@@ -99,6 +105,7 @@ def plan_parser(commands: Any) -> None:
     switch(p, "--allow-large", "allow more than 1,000 active workers in one row")
     switch(p, "-q", "--quiet", "print the totals only, not the rows")
     p.add_argument("--summary-json", metavar="PATH", help="also write the plan's report as JSON")
+    prune_flags(p, asks=False)
     p.set_defaults(func=_plan)
 
 
@@ -134,15 +141,27 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
         control=control,
     )
 
-    async def work(options: RunOptions) -> Outcome:
-        return await execute(args.manifest, options, mode=args.mode)
+    async def work(options: RunOptions) -> tuple[Outcome, Outcome | None, pd.DataFrame | None]:
+        doomed = await prune_before(args, args.manifest, options)
+        outcome = await execute(args.manifest, options, mode=args.mode)
+        try:
+            pruned = await prune_after(doomed, outcome, args.manifest, options)
+            return outcome, pruned, await after_run(outcome, options)
+        except BaseException:
+            outcome.close()
+            raise
 
-    outcome = anyio.run(on_target, args, options, work)
+    outcome, pruned, settled = anyio.run(on_target, args, options, work)
     try:
         show(outcome, dry_run=dry_run)
     finally:
         outcome.close()
-    return write_summary_of(summary, outcome.report, argv, exit_code(outcome.report, argv))
+    code = show_pruned(pruned, exit_code(outcome.report, argv))
+    code = wait_exit(settled, code)
+    report = with_pruned(outcome.report, pruned)
+    if settled is not None:
+        report = replace(report, waited=dict(settled.attrs["wait"].counts))
+    return write_summary_of(summary, report, argv, code)
 
 
 def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -154,6 +173,8 @@ def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
         log.warning(f"warning: {warning}")
     if not args.quiet:
         print(_plan_rows(frame))
+        if frame.attrs["prune"]:
+            print(doomed_lines(frame.attrs["prune"], "delete" if args.prune else "unmanaged"))
     print(frame.attrs["summary"])
     print(f"plan file: {frame.attrs['output']}")
     return write_summary_of(summary, frame.attrs["report"], argv, _plan_exit(frame, args))
@@ -163,6 +184,8 @@ def _plan_exit(frame: pd.DataFrame, args: argparse.Namespace) -> int:
     actions = set(frame["action"])
     if actions & {"invalid", "conflict"}:
         return EXIT_ROWS
+    if args.detailed_exitcode and args.prune and frame.attrs["prune"]:
+        return EXIT_CHANGES
     if args.detailed_exitcode and actions & {"create", "update", "replace"}:
         return EXIT_CHANGES
     return EXIT_OK

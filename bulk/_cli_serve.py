@@ -68,6 +68,27 @@ def serve_parser(commands: Any) -> None:
     switch(p, "--no-idempotency", "ignore Idempotency-Key headers, as some servers do")
     switch(p, "--envelope", 'answer {"data": {...}} as the live service does')
     p.add_argument("--seed", type=int, help="seed of the fault draws")
+    p.add_argument(
+        "--start-seconds",
+        type=float,
+        default=0,
+        metavar="S",
+        help="an app given active workers is INITIALIZING, then RUNNING S seconds later",
+    )
+    p.add_argument(
+        "--never-start",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the app of this name stays INITIALIZING (repeat for more apps)",
+    )
+    p.add_argument(
+        "--fail-app",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="the app of this name ends FAILED once given workers (repeat for more)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -93,4 +114,10 @@ def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _faults(args: argparse.Namespace) -> Faults:
-    return from_args(Faults, args, idempotency=not args.no_idempotency)
+    return from_args(
+        Faults,
+        args,
+        idempotency=not args.no_idempotency,
+        never_start=tuple(args.never_start),
+        fail=tuple(args.fail_app),
+    )

@@ -14,12 +14,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Judgement", "judge"]
+from . import _jsoncodec as jsoncodec
+
+__all__ = ["Judgement", "judge", "unshown", "unshown_in"]
+
+UNSHOWN = ("versionId", "downloadUrl")
 
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
-    """``action``: create, unchanged, update, replace or conflict."""
+    """``action``: create, unchanged, update, replace, conflict, or invalid (a create
+    or a LoRA weight change that needs the LoRA fields the row lacks: ``error``)."""
 
     action: str
     app_id: str | None = None
@@ -29,12 +34,37 @@ class Judgement:
     workers_before: int = 0  # active workers of the live app
     workers_after: int = 0  # once applied
     ids: tuple[str, ...] = ()  # of a conflict: every app of that name
+    error: str | None = None
+
+
+def unshown(body: Mapping[str, Any]) -> str | None:
+    """What the row lacks of the LoRA fields listings never show (an exported manifest
+    cannot hold them), or None: enough for a plan and for updates of other fields."""
+    parts = []
+    for n, lora in enumerate(_loras(body), 1):
+        missing = [f for f in UNSHOWN if f not in lora]
+        if missing:
+            parts.append(f"loras[{n}] (id {lora['id']}) has no {' or '.join(missing)}")
+    if not parts:
+        return None
+    return (
+        "; ".join(parts) + ": the server does not show these fields, so they must be given "
+        "to create the app or to change its LoRA weights"
+    )
+
+
+def unshown_in(payload: bytes) -> str | None:
+    """``unshown`` of a serialised body; only a body with LoRAs is read again."""
+    return unshown(jsoncodec.loads(payload)) if b'"loras"' in payload else None
 
 
 def judge(body: Mapping[str, Any], apps: Sequence[Mapping[str, Any]]) -> Judgement:
     """The action for a valid row's ``body``, given the live ``apps`` of its name."""
     wanted = _workers(body.get("configuration"))
     if not apps:
+        error = unshown(body)
+        if error:
+            return Judgement("invalid", error=error)
         return Judgement("create", workers_after=wanted or 0)
     if len(apps) > 1:
         return Judgement("conflict", ids=tuple(str(app.get("id")) for app in apps))
@@ -47,7 +77,10 @@ def judge(body: Mapping[str, Any], apps: Sequence[Mapping[str, Any]]) -> Judgeme
     else:
         action = "update" if changes else "unchanged"
         after = wanted if wanted is not None else before
-    return Judgement(action, str(app.get("id")), tuple(changes), tuple(fixed), put, before, after)
+    app_id = str(app.get("id"))
+    if "tools" in put.get("workflow", {}) and (error := unshown(body)):
+        return Judgement("invalid", app_id, tuple(changes), (), {}, before, before, error=error)
+    return Judgement(action, app_id, tuple(changes), tuple(fixed), put, before, after)
 
 
 def _workers(configuration: Any) -> int | None:

@@ -6,7 +6,7 @@ ask, then deleted; a 404 means it is gone already. Same pacer, retries, journal,
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,13 @@ __all__ = [
     "DeleteOptions",
     "adelete",
     "by_team",
+    "cell_text",
     "delete",
     "delete_frame",
+    "delete_rows",
     "deletions",
     "execute_delete",
+    "read_results",
 ]
 
 MADE = frozenset({"created"})  # what a run made: all a rollback deletes
@@ -61,7 +64,7 @@ class DeleteOptions(Target):
 
 def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[Row]:
     """The rows to delete, from a results file: each with its app id and team."""
-    frame = _read(Path(results))
+    frame = read_results(Path(results))
     wanted = MADE | (EXISTING if options.include_existing else frozenset())
     if "team_id" not in frame and options.team_id is None:
         # Guessing "the key's own apps" would find nothing and call the apps gone.
@@ -78,8 +81,8 @@ def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[R
         if status not in wanted:
             continue
         # Numbered 1..n for the run; ``label`` is the row of the results file.
-        row = Row(len(rows) + 1, str(name), _text(team) or options.team_id, op="delete")
-        row.label, row.target = int(number), _text(app_id)
+        row = Row(len(rows) + 1, str(name), cell_text(team) or options.team_id, op="delete")
+        row.label, row.target = int(number), cell_text(app_id)
         if row.target is None:
             row.error = f"row {number}: app_id: empty, so there is nothing to delete"
         elif options.dry_run and app_id_problem(row.target) is not None:
@@ -88,11 +91,12 @@ def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[R
     return rows
 
 
-def _text(value: Any) -> str | None:
-    return None if value is None or value != value or str(value) == "" else str(value)
+def cell_text(value: Any) -> str | None:
+    """A results cell as text; None for an empty one (None, NaN or pandas' NA)."""
+    return None if value is None or pd.isna(value) or str(value) == "" else str(value)
 
 
-def _read(path: Path) -> pd.DataFrame:
+def read_results(path: Path) -> pd.DataFrame:
     kind = EXTENSIONS.get(path.suffix.lower())
     if path.is_dir():
         raise ManifestError(f"results file {str(path)!r} is a folder, not a file")
@@ -138,12 +142,24 @@ def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Result
 
 async def execute_delete(results: str | os.PathLike[str], options: DeleteOptions) -> Outcome:
     """``adelete`` without the DataFrame; the caller closes the outcome."""
-    run, settings = begin(options, [("results file", results)])
+    given: list[tuple[str, object]] = [("results file", results)]
+    return await delete_rows(given, str(results), lambda: deletions(results, options), options)
+
+
+async def delete_rows(
+    inputs: list[tuple[str, object]],
+    source: str,
+    rows_of: Callable[[], list[Row]],
+    options: DeleteOptions,
+) -> Outcome:
+    """Deletes the rows ``rows_of`` makes (once the output and journal are checked), each
+    scaled to 0 first when the listing shows it running. The caller closes the outcome."""
+    run, settings = begin(options, inputs)
     try:
-        rows = deletions(results, options)
+        rows = rows_of()
         run.results.labels = [row.label for row in rows]
         keep = run.check if settings is None else run.spool
-        run.prepared = gather(str(results), [rows], keep)
+        run.prepared = gather(source, [rows], keep)
         if settings is not None:
             await run.send(settings, options, decide_delete)
         return run.finish()

@@ -84,6 +84,11 @@ class Directory:
         listing = self._listings.get(team)
         return [] if listing is None else listing.apps.get(name, [])
 
+    def team_apps(self, team: str | None) -> list[dict[str, Any]]:
+        """Every app (with a name and an id) of the team's last listing."""
+        listing = self._listings.get(team)
+        return [] if listing is None else [a for same in listing.apps.values() for a in same]
+
     async def ids(self, team: str | None, name: str, *, after: float) -> list[str]:
         """The ids of the apps called ``name``, from a listing started after ``after``."""
         listing = self._listings.setdefault(team, _Listing())

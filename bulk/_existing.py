@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from . import _jsoncodec as jsoncodec
-from ._compare import judge
+from ._compare import judge, unshown_in
 from ._directory import conflict_message
 from ._journal import Prior
 from ._payloads import Row
 from ._results import Result
 
-__all__ = ["decide", "decide_apply"]
+__all__ = ["decide", "decide_apply", "unshown_result"]
 
 
 def _made_earlier(row: Row, ids: list[str], prior: Prior | None) -> Result | None:
@@ -46,7 +46,17 @@ def decide(row: Row, ids: list[str], prior: Prior | None, *, skip_existing: bool
     if skip_existing and ids:
         return _conflict(row, ids)
     row.existing = tuple(ids)
-    return None
+    return unshown_result(row)
+
+
+def unshown_result(row: Row) -> Result | None:
+    """A row to create that lacks LoRA fields listings never show (it was exported)."""
+    error = unshown_in(row.payload)
+    if error is None:
+        return None
+    return Result(
+        row.number, row.name, "invalid", error=f"row {row.number}: {error}", error_kind="validation"
+    )
 
 
 def decide_apply(row: Row, apps: Sequence[Mapping[str, Any]], prior: Prior | None) -> Result | None:
@@ -61,6 +71,15 @@ def decide_apply(row: Row, apps: Sequence[Mapping[str, Any]], prior: Prior | Non
     j = judge(jsoncodec.loads(row.payload), apps)
     if j.action == "create":
         return None
+    if j.action == "invalid":
+        return Result(
+            row.number,
+            row.name,
+            "invalid",
+            j.app_id,
+            error=f"row {row.number}: {j.error}",
+            error_kind="validation",
+        )
     if j.action == "conflict":
         return _conflict(row, ids, status="conflict")
     if j.action == "unchanged":

@@ -28,6 +28,7 @@ __all__ = [
     "Target",
     "check_arguments",
     "check_team",
+    "check_wait_timeout",
     "takes_options",
 ]
 
@@ -43,6 +44,12 @@ def check_team(team_id: str | None) -> None:
         raise UsageError(
             "--team-id (team_id=) is empty: give a team id, or leave it out for the key's own apps"
         )
+
+
+def check_wait_timeout(value: object) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+    if not ok:
+        raise OptionError("wait_timeout", "seconds, 0 or more", value)
 
 
 def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -158,6 +165,10 @@ class RunOptions(Target):
     sheet: str | None = None
     loras_encoding: str = "utf-8"
     max_body_bytes: int = 1_048_576
+    wait: bool = False  # then wait until the apps created or changed have settled
+    wait_timeout: float = 600
+    prune: bool = False  # plan and apply: delete the apps of a managed team no row names
+    max_deletes: int = 10  # a prune refuses to delete more
 
     @property
     def reading(self) -> Reading:
@@ -174,6 +185,10 @@ class RunOptions(Target):
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
         ):
             raise OptionError("max_active_workers", "a whole number 0 or more", limit)
+        check_wait_timeout(self.wait_timeout)
+        deletes = self.max_deletes
+        if not isinstance(deletes, int) or isinstance(deletes, bool) or deletes < 0:
+            raise OptionError("max_deletes", "a whole number 0 or more", deletes)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError(
                 "--resume (resume=True) needs a real run with --output (output=): the "

@@ -25,6 +25,7 @@ from ._options import Manifest, RunOptions, takes_options
 from ._pacing import Pacer
 from ._payloads import Row
 from ._prepared import prepare, spool_rows, spooled_rows
+from ._prune import Doomed, planned_prune
 from ._report import Report
 from ._results import Stats, check_output, write_table
 from ._spool import Spool
@@ -41,7 +42,9 @@ __all__ = [
 ]
 
 PLAN_COLUMNS = ("row", "name", "team_id", "action", "app_id", "changes", "error")
-ACTIONS = ("create", "unchanged", "update", "replace", "conflict", "invalid")
+ACTIONS = ("create", "unchanged", "update", "replace", "conflict", "invalid", "delete", "unmanaged")
+# What a plan says of a live app no row names: deleted with --prune, else left alone.
+UNNAMED = ("delete", "unmanaged")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +57,7 @@ class PlanTotals:
     workers_after: int
 
     def summary(self) -> str:
-        rows = sum(self.actions.values())
+        rows = sum(n for a, n in self.actions.items() if a not in UNNAMED)
         acts = ", ".join(f"{self.actions[a]} {a}" for a in ACTIONS if self.actions.get(a))
         tiers = ", ".join(f"{n} {tier}" for tier, n in sorted(self.tiers.items())) or "none"
         return (
@@ -98,12 +101,20 @@ async def plan_frame(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
             reading=options.reading,
         )
         directory = await _listed(settings, options, prepared.sending_teams, stats)
-        entries = [_entry(row, directory) for row in spooled_rows(spool)]
+        names: dict[str, set[str]] = {}
+        rows_of: Counter[str] = Counter()
+        entries = []
+        for row in spooled_rows(spool):
+            names.setdefault(row.team or "", set()).add(row.name)
+            rows_of[row.team or ""] += 1
+            entries.append(_entry(row, directory))
+    doomed = planned_prune(names, rows_of, prepared, directory.team_apps, options)
     frame = pd.DataFrame([e.cells for e in entries], columns=list(PLAN_COLUMNS))
     if isinstance(manifest, pd.DataFrame):
         frame.index = manifest.index  # so that it joins the manifest, as results do
-    totals = _totals(entries)
+    totals = _totals(entries, doomed, UNNAMED[0] if options.prune else UNNAMED[1])
     frame.attrs.update(totals=totals, summary=totals.summary(), warnings=prepared.warnings)
+    frame.attrs["prune"] = doomed
     frame.attrs["output"] = str(write_table(frame, out)) if out is not None else None
     report = Report(
         rows=len(entries),
@@ -152,21 +163,23 @@ def _entry(row: Row, directory: Directory) -> _Entry:
         return _Entry((row.number, row.name, row.team, "invalid", None, None, row.error))
     body = jsoncodec.loads(row.payload)
     j = judge(body, directory.listed_apps(row.team, row.name))
-    error = conflict_message(row.team, row.name, list(j.ids)) if j.action == "conflict" else None
+    error = conflict_message(row.team, row.name, list(j.ids)) if j.action == "conflict" else j.error
     changes = "; ".join(j.fixed + j.changes) or None
     cells = (row.number, row.name, row.team, j.action, j.app_id, changes, error)
-    return _Entry(cells, body["configuration"]["gpu_tier"], j)
+    return _Entry(cells, None if j.error else body["configuration"]["gpu_tier"], j)
 
 
-def _totals(entries: list[_Entry]) -> PlanTotals:
+def _totals(entries: list[_Entry], doomed: list[Doomed], unnamed: str) -> PlanTotals:
     actions = Counter(e.cells[3] for e in entries)
+    actions[unnamed] += len(doomed)
     tiers = Counter(e.tier for e in entries if e.tier is not None)
     judged = [e.judgement for e in entries if e.judgement is not None]
+    live = sum(d.workers for d in doomed)  # a pruned app's workers go with it
     return PlanTotals(
         actions={a: actions[a] for a in ACTIONS},
         tiers=dict(tiers),
-        workers_before=sum(j.workers_before for j in judged),
-        workers_after=sum(j.workers_after for j in judged),
+        workers_before=sum(j.workers_before for j in judged) + live,
+        workers_after=sum(j.workers_after for j in judged) + (0 if unnamed == "delete" else live),
     )
 
 

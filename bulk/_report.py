@@ -52,6 +52,8 @@ class Report:
     teams: tuple[str, ...] = ()  # the teams the rows belong to ("" for the key's own)
     workers: int = 0  # active workers asked for by the rows done (or, dry, the valid rows)
     labels: tuple[str, ...] = STATUSES  # what ``counts`` counts: statuses, or a plan's actions
+    pruned: dict[str, int] = field(default_factory=dict)  # apply --prune: deletes by status
+    waited: dict[str, int] = field(default_factory=dict)  # --wait: apps by state reached
 
     @property
     def requests(self) -> int:
@@ -119,6 +121,8 @@ class Report:
             "dry_run": self.dry_run,
             "warnings": list(self.warnings),
             "paths": dict(self.paths),
+            "pruned": dict(self.pruned),
+            "waited": dict(self.waited),
         }
 
 

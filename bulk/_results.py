@@ -206,8 +206,10 @@ def _recorded_statuses(path: Path, columns: Sequence[str]) -> set[str] | None:
             frame = pd.read_json(path, lines=True, dtype=False)
     except (ValueError, OSError, pyarrow.ArrowException, pd.errors.ParserError):
         return None
-    # Results files from before the team_id column are results files too.
-    known = [list(columns)] + ([list(COLUMNS[:-1])] if list(columns) == list(COLUMNS) else [])
+    # Results files from before the team_id column are results files too,
+    # and so are those a wait gave a state column.
+    older = [list(COLUMNS[:-1]), [*COLUMNS, "state"]]
+    known = [list(columns)] + (older if list(columns) == list(COLUMNS) else [])
     if list(frame.columns) not in known:
         return None
     return {str(s) for s in frame["status"].dropna()} if "status" in frame else set()
@@ -231,7 +233,10 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     if kind == "csv":
         return write_atomically(path, lambda out: frame.to_csv(out, index=False))
     if kind == "parquet":
-        return write_atomically(path, lambda out: frame.to_parquet(out, index=False))
+        # pandas stores attrs in the file as JSON; a frame's attrs hold reports.
+        bare = frame.copy(deep=False)
+        bare.attrs = {}
+        return write_atomically(path, lambda out: bare.to_parquet(out, index=False))
     text = frame.to_json(orient="records", lines=True, force_ascii=False) or ""
     return write_atomically(path, lambda out: out.write(text.encode()))
 

@@ -26,7 +26,7 @@ from ._config import Settings, resolve_settings
 from ._control import RunControl, catch_signals, until_stopped
 from ._directory import Directory
 from ._errors import ERROR_KINDS, Interrupted
-from ._existing import decide, decide_apply
+from ._existing import decide, decide_apply, unshown_result
 from ._formats import format_of
 from ._guard import guard
 from ._journal import Journal, Target, check_journal, journal_path, let_land, lock_teams
@@ -97,6 +97,12 @@ async def execute_frame(
         outcome.close()
     if outcome.report.interrupted:
         raise Interrupted(frame)
+    if options.wait and not options.dry_run and not outcome.report.stopped:
+        from ._wait import settle_results  # the wait reads results files as delete does
+
+        frame = await settle_results(frame, options)
+        if frame.attrs["interrupted"]:
+            raise Interrupted(frame)
     return frame
 
 
@@ -170,7 +176,7 @@ class Execution:
             result = (
                 unfinished(row, self.control)
                 if row.error
-                else Result(row.number, row.name, "valid")
+                else unshown_result(row) or Result(row.number, row.name, "valid")
             )
             result.team_id = row.team
             self.stats.workers += row.workers

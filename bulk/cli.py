@@ -21,13 +21,15 @@ from ._cli_flags import (
     summary_of_failure,
 )
 from ._cli_help import EPILOGS, EXITS, TOP, Help
+from ._cli_live import export_parser, status_parser
 from ._cli_run import apply_parser, create_parser, plan_parser
 from ._cli_serve import serve_parser
+from ._cli_wait import wait_parser
 from ._errors import BulkError, ManifestError, ServiceError, UsageError
 from ._logs import configure, log
 from ._options import OptionError
 
-__all__ = ["main", "parser"]
+__all__ = ["command_list", "main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,8 +43,18 @@ def parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
     )
     top.add_argument("--version", action="version", version=f"bulk {__version__}")
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (create_parser, plan_parser, apply_parser, delete_parser, serve_parser):
+    # Not required: with no command, main lists the commands instead of a usage error.
+    commands = top.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (
+        create_parser,
+        plan_parser,
+        apply_parser,
+        delete_parser,
+        status_parser,
+        export_parser,
+        wait_parser,
+        serve_parser,
+    ):
         add(commands)
     for name, command in commands.choices.items():
         command.allow_abbrev = False  # add_parser passes no such setting down
@@ -51,11 +63,31 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def command_list(top: argparse.ArgumentParser) -> str:
+    """What ``python -m bulk`` alone prints: each command with its one line."""
+    commands = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    lines = [f"  {c.dest:<8} {c.help}" for c in commands._choices_actions]
+    return "\n".join(
+        [
+            f"usage: {top.prog} COMMAND ...   ({top.prog} COMMAND --help for its options)",
+            "",
+            TOP,
+            "",
+            "commands:",
+            *lines,
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI; returns the exit status (the console script exits with it)."""
     started_at = datetime.now(UTC)  # a run refused later still says when it began
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command is None:
+        print(command_list(top))
+        return EXIT_USAGE
     try:
         undo = configure(format=args.log_format, file=args.log_file, verbosity=args.verbose)
     except OSError as exc:

@@ -361,6 +361,8 @@ def test_plan_writes_its_summary_json_too(tmp_path, emulator_thread):
         "replace": 1,
         "conflict": 1,
         "invalid": 1,
+        "delete": 0,  # --prune only
+        "unmanaged": 0,
     }
     assert summary["requests"] == summary["listings"] == 1 and summary["teams"] == [TEAM]
     assert summary["paths"] == {"plan": str(tmp_path / "m.plan.csv")}

@@ -159,7 +159,7 @@ def test_no_parser_takes_abbreviations():
     from .helpers import ROOT
 
     parsers = list(every_parser())
-    assert len(parsers) == 6 and all(p.allow_abbrev is False for p in parsers)
+    assert len(parsers) == 9 and all(p.allow_abbrev is False for p in parsers)
     for source in [*(ROOT / "bulk").rglob("*.py"), *(ROOT / "benchmarks").rglob("*.py")]:
         text = source.read_text(encoding="utf-8")
         calls = text.count("ArgumentParser(")

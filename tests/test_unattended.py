@@ -139,7 +139,9 @@ def test_a_list_or_an_object_in_a_text_cell_is_a_row_error():
     assert results.error[0] == "row 1: description: must be text, got {'k': 1}"
 
 
-@pytest.mark.parametrize("command", ["create", "plan", "apply", "delete", "serve"])
+@pytest.mark.parametrize(
+    "command", ["create", "plan", "apply", "delete", "status", "export", "wait", "serve"]
+)
 def test_every_help_screen_stands_alone(capsys, command):
     from bulk.cli import main
 

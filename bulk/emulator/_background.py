@@ -118,6 +118,7 @@ class Emulator:
 
         async def snapshot() -> list[dict[str, Any]]:  # in the server's own thread
             owner = team or "user_emulated"
-            return copy.deepcopy(list(state.apps.get(owner, {}).values()))
+            apps = state.apps.get(owner, {}).values()
+            return copy.deepcopy([state.lifecycle.show(app) for app in apps])
 
         return asyncio.run_coroutine_threadsafe(snapshot(), self._loop).result(30)

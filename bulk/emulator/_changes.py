@@ -54,7 +54,7 @@ async def put_app(request: web.Request) -> web.Response:
         return _json(400, {"error": problem})
     _change(emu, app, body)
     emu.record.put_bodies.append(body)
-    answer = json.dumps({"data": app}).encode()
+    answer = json.dumps({"data": emu.lifecycle.show(app)}).encode()
     if emu.draw(emu.faults.drop_after):
         return _drop(request, emu, "after")
     return web.Response(status=200, body=answer, content_type="application/json")
@@ -66,8 +66,9 @@ def _change(emu: Emulator, app: dict[str, Any], body: dict[str, Any]) -> None:
             app[field] = body[field]
     workers = (body.get("configuration") or {}).get("active_workers")
     if workers is not None:
+        before = app["configuration"]["active_workers"]
         app["configuration"]["active_workers"] = workers
-        app["status"] = "RUNNING" if workers else "STOPPED"
+        emu.lifecycle.scaled(app, before)
     workflow = body.get("workflow") or {}
     if "model_url" in workflow:
         app["workflow"]["model_url"] = workflow["model_url"]
@@ -88,6 +89,7 @@ async def delete_app(request: web.Request) -> web.Response:
     if app is None:
         return _not_found(app_id)
     emu.loras.pop(app_id, None)
+    emu.lifecycle.forget(app_id)
     emu.record.deleted.append((owner, app_id, app["configuration"]["active_workers"]))
     if emu.draw(emu.faults.drop_after):
         return _drop(request, emu, "after")

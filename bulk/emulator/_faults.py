@@ -28,16 +28,20 @@ class Faults:
     idempotency: bool = True  # replay the first answer for an Idempotency-Key seen before
     envelope: bool = False  # answer {"data": {...}} as the live service does
     seed: int | None = None
+    start_seconds: float = 0.0  # an app given workers is INITIALIZING this long, then RUNNING
+    never_start: tuple[str, ...] = ()  # names of apps that stay INITIALIZING
+    fail: tuple[str, ...] = ()  # names of apps that end FAILED once given workers
 
     def __post_init__(self) -> None:
+        self.never_start, self.fail = tuple(self.never_start), tuple(self.fail)
         for name in ("error_rate", "drop_before", "drop_after"):
             share = getattr(self, name)
             if not 0 <= share <= 1:
                 raise ValueError(f"{name} must be a share from 0 to 1, got {share!r}")
         if self.retry_after not in ("seconds", "date", "none"):
             raise ValueError(f"retry_after must be seconds, date or none, got {self.retry_after!r}")
-        if self.rate_limit < 0 or self.latency < 0:
-            raise ValueError("rate_limit and latency must be 0 or more")
+        if self.rate_limit < 0 or self.latency < 0 or self.start_seconds < 0:
+            raise ValueError("rate_limit, latency and start_seconds must be 0 or more")
         if self.burst is not None and self.burst < 1:
             raise ValueError(f"burst must be 1 or more, got {self.burst!r}")
 

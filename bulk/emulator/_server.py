@@ -12,6 +12,7 @@ import json
 import random
 import secrets
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from ._contract import check_body
 from ._faults import Faults, Record, TokenBucket, draw, retry_after_header
+from ._lifecycle import Lifecycle
 
 __all__ = ["RECORD_PATH", "Emulator", "make_app", "serve"]
 
@@ -44,8 +46,10 @@ class Emulator:
     # Called with each POST's headers as it arrives: tests check what the client had
     # done by then (its journal, say).
     on_post: Callable[[Mapping[str, str]], None] | None = None
+    clock: Callable[[], float] = time.monotonic  # what the apps' statuses are timed by
 
     def __post_init__(self) -> None:
+        self.lifecycle = Lifecycle(self.faults, lambda: self.clock())
         self.record = Record()
         self.apps: dict[str, dict[str, dict[str, Any]]] = {}  # owner -> id -> app
         self._ids = itertools.count(1)
@@ -88,6 +92,7 @@ class Emulator:
             "workers": 0,
         }
         self.apps.setdefault(owner, {})[app_id] = app
+        self.lifecycle.scaled(app, 0)
         # What the API keeps and does not show: every LoRA field, for PUT to check.
         self.loras[app_id] = list((body["workflow"].get("tools") or {}).get("loras", []))
         self.record.created[(owner, body["name"])] += 1
@@ -216,7 +221,8 @@ def _reading(handler: Callable[[web.Request, Emulator], Awaitable[web.Response]]
 
 @_reading
 async def _list_apps(request: web.Request, emu: Emulator) -> web.Response:
-    return _json(200, {"data": list(emu.apps.get(emu.owner(request), {}).values())})
+    apps = emu.apps.get(emu.owner(request), {}).values()
+    return _json(200, {"data": [emu.lifecycle.show(app) for app in apps]})
 
 
 @_reading
@@ -224,7 +230,7 @@ async def _get_app(request: web.Request, emu: Emulator) -> web.Response:
     app = emu.apps.get(emu.owner(request), {}).get(request.match_info["app_id"])
     if app is None:
         return _json(404, {"error": "App not found."})
-    return _json(200, app)
+    return _json(200, emu.lifecycle.show(app))
 
 
 async def _record(request: web.Request) -> web.Response:
