@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -30,8 +30,9 @@ from yarl import URL
 
 from . import _jsoncodec as jsoncodec
 from ._config import ApiKey
+from ._paging import PagingError, apps_of, next_page
 
-__all__ = ["MAX_ERROR_TEXT", "Action", "Client", "Kind", "Reply", "parse_retry_after"]
+__all__ = ["MAX_ERROR_TEXT", "Action", "Client", "Kind", "Page", "Reply", "parse_retry_after"]
 
 MAX_ERROR_TEXT = 300
 MAX_RETRY_AFTER = 300.0
@@ -82,6 +83,14 @@ class Reply(NamedTuple):
     error: str | None = None
     retry_after: float | None = None
     settle_after: float = 0.0  # a listing may settle it only this many seconds later
+
+
+class Page(NamedTuple):
+    """One page of a listing: the answer, its apps, and the next page (None: the last)."""
+
+    reply: Reply
+    apps: Sequence[dict[str, Any]] = ()
+    next: URL | None = None
 
 
 _RETRY_STATUSES = {429: Kind.RATE_LIMITED, 503: Kind.SERVER}
@@ -237,23 +246,65 @@ class Client:
         return reply
 
     async def list_apps(self, *, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
-        """GET /app: the apps of a team (or the user's own). The list is empty on failure."""
+        """GET /app: every page of the apps of a team (or the user's own), unpaced and
+        not retried (``Directory.fetch_all`` paces and retries each page). The list is
+        empty on failure: a partial listing is never returned."""
+        apps: list[dict[str, Any]] = []
+        url: URL | None = None
+        seen: set[URL] = set()
+        while True:
+            page = await self.list_page(team=team, url=url, seen=seen)
+            if page.reply.action is not Action.DONE:
+                return page.reply, []
+            apps.extend(page.apps)
+            if page.next is None:
+                return page.reply, apps
+            url = page.next
+
+    async def list_page(
+        self, *, team: str | None, url: URL | None = None, seen: set[URL] | None = None
+    ) -> Page:
+        """One page of GET /app (the first when ``url`` is None), and the next page's URL.
+        ``seen`` gathers the pages fetched: a next page seen before is refused (a loop)."""
         assert self._session is not None, "use the client inside 'async with'"
+        url = url or self._app_url
         headers = {"x-team-id": team} if team else None
         try:
-            async with self._session.get(self._app_url, headers=headers) as resp:
+            async with self._session.get(url, headers=headers) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
+                following = resp.links.get("next")
+                link = None if following is None else following.get("url")
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._clean(translate(exc, timeout=self._timeout)), []
+            return Page(self._clean(translate(exc, timeout=self._timeout)))
         if status >= 300:
-            return self._clean(_answer(status, answer_headers, raw)), []
+            return Page(self._clean(_answer(status, answer_headers, raw)))
         try:
             data = jsoncodec.loads(raw)
         except ValueError:
-            return self._clean(
-                Reply(Action.RETRY, Kind.SERVER, status, error=_message(status, raw))
-            ), []
-        apps = data.get("data") if isinstance(data, dict) else data
-        if not isinstance(apps, list):
-            return Reply(Action.RETRY, Kind.SERVER, status, error="GET /app: no list of apps"), []
-        return Reply(Action.DONE, Kind.LISTED, status), [a for a in apps if isinstance(a, dict)]
+            return Page(
+                self._clean(Reply(Action.RETRY, Kind.SERVER, status, error=_message(status, raw)))
+            )
+        apps = apps_of(data)
+        if apps is None:
+            return Page(Reply(Action.RETRY, Kind.SERVER, status, error="GET /app: no list of apps"))
+        return self._paged(url, data, link if isinstance(link, URL) else None, status, apps, seen)
+
+    def _paged(
+        self,
+        url: URL,
+        data: Any,
+        link: URL | None,
+        status: int,
+        apps: list[dict[str, Any]],
+        seen: set[URL] | None,
+    ) -> Page:
+        try:
+            following = next_page(self._app_url, url, data, link)
+        except PagingError as exc:
+            return Page(Reply(Action.FINAL, Kind.SERVER, status, error=self._key.redact(str(exc))))
+        if seen is not None:
+            seen.add(url)
+            if following is not None and following in seen:
+                error = f"GET /app: the next page {following} was fetched before (a loop)"
+                return Page(Reply(Action.FINAL, Kind.SERVER, status, error=error))
+        return Page(Reply(Action.DONE, Kind.LISTED, status), apps, following)

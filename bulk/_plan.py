@@ -130,7 +130,9 @@ async def _listed(
 ) -> Directory:
     """Each team's apps, listed once: all a plan asks of the server."""
     async with Client(settings.base_url, settings.key, timeout=options.timeout, pool=2) as client:
-        directory = Directory(client, Pacer(rate=options.rate), stats=stats)
+        directory = Directory(
+            client, Pacer(rate=options.rate), stats=stats, max_retries=options.max_retries
+        )
         try:
             await directory.list_each(teams)
         except Unsettled as exc:

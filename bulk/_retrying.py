@@ -89,14 +89,35 @@ def send_policy(
     )
 
 
+class _Answered(Protocol):
+    @property
+    def reply(self) -> Reply: ...
+
+
+def _answer_wait(state: RetryCallState) -> float:
+    """The server's Retry-After when it gave one, else backoff with full jitter."""
+    assert state.outcome is not None
+    answered: _Answered = state.outcome.result()
+    reply = answered.reply
+    if reply.kind is Kind.RATE_LIMITED:
+        return 0.0  # the shared pacer holds every request back, this one included
+    if reply.retry_after is not None:
+        return reply.retry_after
+    return _BACKOFF(state)
+
+
+_BACKOFF = tenacity.wait_random_exponential(multiplier=0.5, max=10)
+
+
 def listing_policy(
-    *, attempts: int = 4, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    *, attempts: int = 6, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 ) -> AsyncRetrying:
-    """The policy for GET /app when settling whether an app exists."""
+    """The policy for one page of GET /app, or one GET /app/{id}: the retried callable
+    returns something with a ``reply``."""
     return AsyncRetrying(
         stop=tenacity.stop_after_attempt(attempts),
-        wait=tenacity.wait_random_exponential(multiplier=0.5, max=10),
-        retry=tenacity.retry_if_result(lambda pair: _again(pair[0])),
+        wait=_answer_wait,
+        retry=tenacity.retry_if_result(lambda answered: _again(answered.reply)),
         sleep=sleep,
         retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
     )

@@ -262,7 +262,7 @@ async def _send_all(
             pool=options.concurrency + 1,
         ) as client:
             pacer = Pacer(rate=options.rate)
-            directory = Directory(client, pacer, stats=stats)
+            directory = Directory(client, pacer, stats=stats, max_retries=options.max_retries)
             shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
             sender = Sender(shared, max_retries=options.max_retries)
             await let_land(journal.earlier, options.timeout, sleep=control.pause)
