@@ -31,6 +31,7 @@ from typing import Any
 import anyio
 
 from ._binding import FORMAT, RowsDigest, Target, rows_digest
+from ._durable import GroupCommit, fsync_dir, replace_durably
 from ._errors import UsageError
 from ._logs import log
 from ._payloads import Row
@@ -146,6 +147,7 @@ class Journal:
         self._fd: int | None = None
         self._lock: int | None = None
         self._queue: list[str] = []
+        self._commit: GroupCommit | None = None
         self.earlier = Earlier()
         self.run_id = secrets.token_hex(8)
         if path is None:
@@ -171,10 +173,12 @@ class Journal:
             )
         elif earlier is not None:
             # Finished, or stopped before any POST: kept as the evidence of the last run.
-            os.replace(path, _rotated(path))
+            replace_durably(path, _rotated(path))
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         self._fd = os.open(path, flags, 0o600)
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
+        self._commit = GroupCommit(self._fd)
+        fsync_dir(path.parent)  # the journal's own name survives a power cut too
 
     def _write(self, event: dict[str, Any], *, now: bool = True) -> None:
         """Queues the line; ``now`` sends the queue to the OS in one ``write``. An intent
@@ -202,10 +206,12 @@ class Journal:
             event["target"] = self.target.to_json()
         self._write(event)
 
-    def intent(self, row: Row) -> None:
+    def intent(self, row: Row) -> int:
+        """Writes the row's intent to the OS; ``durable`` of what it returns waits until
+        it is on disk too."""
         self.sent.add(row.number)
-        if self._fd is None:
-            return
+        if self._fd is None or self._commit is None:
+            return 0
         # Written out by hand: one line per POST, on the hot path.
         line = (
             f'{{"event":"intent","row":{row.number},"team":{_json(row.team)},'
@@ -215,6 +221,13 @@ class Journal:
             line += f',"existing":{_json(list(row.existing))}'
         self._queue.append(line + "}")
         self.flush()
+        return self._commit.wrote()
+
+    async def durable(self, mark: int) -> None:
+        """Returns once the intent ``mark`` is on disk (group commit): its request may go
+        out then, and a power cut cannot lose it."""
+        if self._commit is not None and mark:
+            await self._commit.durable(mark)
 
     def result(self, row: Row, result: Result) -> None:
         self.sent.discard(row.number)
@@ -234,9 +247,16 @@ class Journal:
     def end(self) -> None:
         self._write({"event": "end"})
 
+    @property
+    def syncs(self) -> int:
+        """fsyncs of this journal so far."""
+        return 0 if self._commit is None else self._commit.syncs
+
     def close(self) -> None:
         if self._fd is not None:
             self.flush()
+            if self._commit is not None:
+                self._commit.sync_now()
             os.close(self._fd)
             self._fd = None
         if self._lock is not None:

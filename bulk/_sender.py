@@ -127,7 +127,8 @@ class RowSend:
         if shared.control.stopping:
             return False  # the last answer stands; the result says the run stopped
         if self.attempts == 0 and not self._scaled:
-            shared.journal.intent(row)  # once, before the row's first request
+            # On disk before the row's first request goes out.
+            await shared.journal.durable(shared.journal.intent(row))
         self.attempts += not preliminary
         shared.stats.count(method, retry=self.attempts > 1 and not preliminary)
         if method == "POST":  # the hot path: no dispatch of its own
