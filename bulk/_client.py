@@ -245,6 +245,27 @@ class Client:
             return reply._replace(error=self._key.redact(reply.error)[:MAX_ERROR_TEXT])
         return reply
 
+    async def get_app(self, app_id: str, *, team: str | None) -> tuple[Reply, dict[str, Any]]:
+        """GET /app/{id} once: (DONE listed, the app), (DONE gone) on a 404, or a failure
+        to retry. A GET changes nothing, so no answer leaves anything in doubt."""
+        assert self._session is not None, "use the client inside 'async with'"
+        headers = {"x-team-id": team} if team else None
+        try:
+            async with self._session.get(self._app_url / app_id, headers=headers) as resp:
+                raw, status, answer_headers = await resp.read(), resp.status, resp.headers
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return _idempotent(
+                self._clean(translate(exc, timeout=self._timeout)), Kind.LISTED, app_id
+            ), {}
+        if status == 404:
+            return Reply(Action.DONE, Kind.GONE, 404, app_id), {}
+        reply = _idempotent(self._clean(_answer(status, answer_headers, raw)), Kind.LISTED, app_id)
+        if reply.action is not Action.DONE:
+            return reply, {}
+        data = jsoncodec.loads(raw)  # _answer found an id in it: it is JSON
+        inner = data.get("data")
+        return reply, inner if isinstance(inner, dict) and inner.get("id") is not None else data
+
     async def list_apps(self, *, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
         """GET /app: every page of the apps of a team (or the user's own), unpaced and
         not retried (``Directory.fetch_all`` paces and retries each page). The list is

@@ -85,6 +85,7 @@ class Prior:
     existing: tuple[str, ...] = ()  # apps of that name already there before it was sent
     unanswered_at: float | None = None  # wall-clock send time of a POST with no result
     status: str | None = None  # the last result recorded
+    known: str | None = None  # the last app id recorded for it, whatever the status
 
 
 @dataclass(slots=True)
@@ -133,6 +134,7 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
     prior.unanswered_at = None
     if kind == "result":
         prior.status = event.get("status")
+        prior.known = event.get("app_id") or prior.known
     if kind == "result" and event.get("status") == "created" and event.get("app_id"):
         prior.app_id = event["app_id"]
 
@@ -149,6 +151,7 @@ class Journal:
         self._queue: list[str] = []
         self._commit: GroupCommit | None = None
         self.earlier = Earlier()
+        self.last: Earlier | None = None  # the last finished journal, kept beside this one
         self.run_id = secrets.token_hex(8)
         if path is None:
             return
@@ -165,6 +168,8 @@ class Journal:
         if resume:
             self.earlier = _resumable(path, earlier, target)
             self.run_id = self.earlier.run_id or self.run_id
+            if _rotated(path).exists():
+                self.last = read_journal(_rotated(path))
         elif earlier is not None and not earlier.finished and earlier.sent:
             raise UsageError(
                 f"an earlier run stopped before its end (journal {str(path)!r}); pass "
@@ -174,6 +179,7 @@ class Journal:
         elif earlier is not None:
             # Finished, or stopped before any POST: kept as the evidence of the last run.
             replace_durably(path, _rotated(path))
+            self.last = earlier
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         self._fd = os.open(path, flags, 0o600)
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said

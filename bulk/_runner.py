@@ -37,6 +37,7 @@ from ._payloads import Row
 from ._pool import Decide, Pool
 from ._prepared import Prepared, prepare, spool_rows
 from ._progress import Progress
+from ._recall import Recall
 from ._report import Report
 from ._results import STATUSES, Result, Stats, check_output, frame_of, tuples_frame, write_frames
 from ._sender import Sender, Shared, unfinished
@@ -263,7 +264,18 @@ async def _send_all(
         ) as client:
             pacer = Pacer(rate=options.rate)
             directory = Directory(client, pacer, stats=stats, max_retries=options.max_retries)
-            shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
+            recall = Recall(
+                client,
+                pacer,
+                stats,
+                journal,
+                server=(settings.base_url, settings.api_key.fingerprint()),
+                skip_existing=getattr(options, "skip_existing", True),
+                max_retries=options.max_retries,
+            )
+            shared = Shared(
+                client, pacer, directory, journal, control, RetryBudget(), stats, recall=recall
+            )
             sender = Sender(shared, max_retries=options.max_retries)
             await let_land(journal.earlier, options.timeout, sleep=control.pause)
             if not control.stopping and await pool.list_teams(directory, prepared.sending_teams):

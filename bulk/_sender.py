@@ -27,6 +27,7 @@ from ._journal import Journal
 from ._logs import log, note
 from ._pacing import Pacer
 from ._payloads import Row
+from ._recall import Recall
 from ._results import Result, Stats
 from ._retrying import send_policy
 
@@ -62,6 +63,7 @@ class Shared:
     budget: RetryBudget
     stats: Stats
     clock: Callable[[], float] = time.monotonic
+    recall: Recall | None = None  # what bulk's own record knows, for lagging listings
 
     def learn(self, reply: Reply, sent_at: float) -> None:
         """Feeds the pacer and the budget: the limit and the health belong to the key."""
@@ -274,6 +276,11 @@ class Sender:
 
     async def send(self, row: Row, *, in_doubt: bool = False, since: float = 0.0) -> Result:
         """Creates the row's app; ``in_doubt`` when an earlier run may have created it."""
+        recall = self._shared.recall
+        if recall is not None and row.op == "create" and not in_doubt:
+            known = await recall.confirm(row)  # missing from a listing that may lag
+            if known is not None:
+                return known
         one = RowSend(self._shared, row, doubt=since if in_doubt else None)
         await one.attempt()
         if one.made_first():
@@ -281,7 +288,10 @@ class Sender:
             # others go on under it from this first attempt, as if it had made it.
             await self._retried(one)
         await one.last_look()
-        return one.result()
+        result = one.result()
+        if recall is not None:
+            recall.learn(row, result)
+        return result
 
     async def _retried(self, one: RowSend) -> None:
         # A policy holds the state of one call: each is reused by one row at a time.
