@@ -117,6 +117,14 @@ def target_flags(p: argparse.ArgumentParser) -> None:
     _tuning(p, "--rate", float, "most requests per second, retries included; 0: no cap")
     _tuning(p, "--max-retries", int, "retries per row")
     _tuning(p, "--timeout", float, "seconds per request")
+    p.add_argument(
+        "--settle-wait",
+        type=float,
+        metavar="S",
+        help="seconds after an ambiguous failure (500, 502, 504, a dropped connection, a "
+        "read timeout) before the listing that settles it; at least --timeout, its "
+        "default; more when the server's listings lag behind its creates",
+    )
 
 
 def sending_flags(p: argparse.ArgumentParser) -> None:

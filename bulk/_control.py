@@ -109,12 +109,14 @@ class RunControl:
 
     async def wait_interrupted(self) -> None:
         if not self.interrupted:
-            self._interrupt_event = anyio.Event()
+            if self._interrupt_event is None:  # one event for every waiter
+                self._interrupt_event = anyio.Event()
             await self._interrupt_event.wait()
 
     async def wait_abandoned(self) -> None:
         if not self._abandoned:
-            self._abandon_event = anyio.Event()
+            if self._abandon_event is None:  # one event for every waiter
+                self._abandon_event = anyio.Event()
             await self._abandon_event.wait()
 
 

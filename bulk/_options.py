@@ -102,6 +102,8 @@ class Sending(Protocol):
     @property
     def timeout(self) -> float: ...
     @property
+    def settle(self) -> float: ...
+    @property
     def progress(self) -> bool: ...
     @property
     def resume(self) -> bool: ...
@@ -124,6 +126,19 @@ class Target:
     def __post_init__(self) -> None:
         check_arguments(self.concurrency, self.rate, self.max_retries, self.timeout)
         check_team(self.team_id)
+        wait = getattr(self, "settle_wait", None)  # a field of the commands that write
+        if wait is not None and (
+            not isinstance(wait, int | float) or isinstance(wait, bool) or not wait >= self.timeout
+        ):
+            rule = f"seconds, at least the timeout ({self.timeout:g})"
+            raise OptionError("settle_wait", rule, wait)
+
+    @property
+    def settle(self) -> float:
+        """Seconds after an ambiguous failure before the listing that settles it starts:
+        at least one request timeout, so that the request could have landed."""
+        wait = getattr(self, "settle_wait", None)
+        return self.timeout if wait is None else float(wait)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -143,6 +158,7 @@ class RunOptions(Target):
     encoding: str = "utf-8"
     delimiter: str | None = None
     sheet: str | None = None
+    settle_wait: float | None = None  # None: the timeout
 
     @property
     def reading(self) -> Reading:

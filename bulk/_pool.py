@@ -6,7 +6,7 @@ results) are in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import anyio.abc
@@ -19,7 +19,7 @@ from ._payloads import Row
 from ._prepared import spooled_rows
 from ._progress import Progress
 from ._results import Result, Stats
-from ._sender import Sender, unfinished
+from ._sender import Parking, Sender, unfinished
 from ._spool import Spool
 
 __all__ = ["Decide", "Pool"]
@@ -72,9 +72,22 @@ class Pool:
         async with anyio.create_task_group() as outer:
             outer.start_soon(self._watch, outer.cancel_scope)
             async with anyio.create_task_group() as workers:
+                parking = Parking(self._parker(workers), anyio.CapacityLimiter(concurrency))
                 for _ in range(concurrency):
-                    workers.start_soon(self._worker, sender, rows)
+                    workers.start_soon(self._worker, sender, rows, parking)
             outer.cancel_scope.cancel()
+
+    def _parker(
+        self, group: anyio.abc.TaskGroup
+    ) -> Callable[[Row, Callable[[], Awaitable[Result]]], None]:
+        def park(row: Row, finish: Callable[[], Awaitable[Result]]) -> None:
+            async def apart() -> None:
+                result = await finish()
+                self.record(row, result, journal=result.status != "skipped")
+
+            group.start_soon(apart)
+
+        return park
 
     def decisions(
         self, directory: Directory, earlier: Earlier, decide: Decide
@@ -110,7 +123,7 @@ class Pool:
             )
             self.record(row, result, journal=not row.error)
 
-    async def _worker(self, sender: Sender, rows: Iterator[Row]) -> None:
+    async def _worker(self, sender: Sender, rows: Iterator[Row], parking: Parking) -> None:
         while not self.control.stopping:
             # Rows finish out of order; the buffer that puts them back in order is bounded.
             await self.results.room()
@@ -118,8 +131,10 @@ class Pool:
             if row is None or self.control.stopping:
                 return
             self.results.take(row.number)
-            result = await sender.send(row)
-            self.record(row, result, journal=result.status != "skipped")
+            async with parking.slot:
+                result = await sender.send(row, parking=parking)
+            if result is not None:  # else it is settled apart, and recorded from there
+                self.record(row, result, journal=result.status != "skipped")
 
     async def _watch(self, scope: anyio.CancelScope) -> None:
         """After a stop request, in-flight requests get a grace period, then are abandoned."""

@@ -33,6 +33,15 @@ class Tried(Protocol):
     @property
     def throttled(self) -> int: ...
 
+    @property
+    def tries(self) -> int: ...
+
+    @property
+    def parked(self) -> bool: ...
+
+    @property
+    def in_doubt(self) -> bool: ...
+
 
 _AGAIN = (Action.RETRY, Action.RECONCILE)
 
@@ -55,8 +64,11 @@ class _StopAfterRetries(tenacity.stop.stop_base):
         self._cap = max_retries + 1 + THROTTLE_ALLOWANCE
 
     def __call__(self, state: RetryCallState) -> bool:
-        others = state.attempt_number - _tried(state).throttled
-        return others > self._max_retries or state.attempt_number >= self._cap
+        tried = _tried(state)
+        # The row's own count: a row whose doubt was settled out of its worker goes on
+        # under a fresh copy of the policy, with the retries it has left.
+        others = tried.tries - tried.throttled
+        return others > self._max_retries or tried.tries >= self._cap
 
 
 class _Wait(tenacity.wait.wait_base):
@@ -83,7 +95,10 @@ def send_policy(
     return AsyncRetrying(
         stop=_StopAfterRetries(max_retries),
         wait=_Wait(),
-        retry=tenacity.retry_if_result(lambda t: _again(t.reply) and keep_going()),
+        # A parked row in doubt leaves the policy: it is settled out of its worker's slot.
+        retry=tenacity.retry_if_result(
+            lambda t: _again(t.reply) and keep_going() and not (t.parked and t.in_doubt)
+        ),
         sleep=sleep,
         retry_error_callback=_tried,
     )

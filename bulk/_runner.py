@@ -254,7 +254,8 @@ async def _send_all(
     bar = Progress(prepared.count, enabled=options.progress)
     pool = Pool(run.rows, run.results, bar, journal, control)
     try:
-        journal.start(prepared.source, prepared.count, timeout=options.timeout)
+        # A killed run's last requests get the same wait before --resume looks them up.
+        journal.start(prepared.source, prepared.count, timeout=options.settle)
         assert settings.api_key is not None
         async with Client(
             settings.base_url,
@@ -274,7 +275,15 @@ async def _send_all(
                 max_retries=options.max_retries,
             )
             shared = Shared(
-                client, pacer, directory, journal, control, RetryBudget(), stats, recall=recall
+                client,
+                pacer,
+                directory,
+                journal,
+                control,
+                RetryBudget(),
+                stats,
+                recall=recall,
+                settle_wait=options.settle,
             )
             sender = Sender(shared, max_retries=options.max_retries)
             await let_land(journal.earlier, options.timeout, sleep=control.pause)
