@@ -159,9 +159,9 @@ class RowSend:
         sent_at = await shared.pacer.acquire()
         if shared.control.stopping:
             return False  # the last answer stands; the result says the run stopped
-        if self.attempts == 0 and not self._scaled:
-            # On disk before the row's first request goes out.
-            await shared.journal.durable(shared.journal.intent(row))
+        # On disk before the request goes out, each time: --resume waits for the last
+        # one sent to land before it lists.
+        await shared.journal.durable(shared.journal.intent(row))
         self.attempts += not preliminary
         shared.stats.count(method, retry=self.attempts > 1 and not preliminary)
         if method == "POST":  # the hot path: no dispatch of its own

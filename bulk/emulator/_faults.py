@@ -96,7 +96,8 @@ class Record:
     bodies: list[dict[str, Any]] = field(default_factory=list)  # POST bodies, as received
     headers: list[dict[str, str]] = field(default_factory=list)  # POST headers of interest
     replays: int = 0
-    late: int = 0  # POSTs answered 504 whose app came later
+    late: int = 0  # POSTs answered 504 whose app comes later
+    landed: int = 0  # of those, the apps created since
     pages: int = 0  # pages of GET /app answered 200
     peers: set[tuple[str, int]] = field(default_factory=set)  # client sockets seen
     drops: Counter[str] = field(default_factory=Counter)

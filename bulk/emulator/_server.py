@@ -98,6 +98,11 @@ class Emulator:
         self.record.created[(owner, body["name"])] += 1
         return app
 
+    def land(self, owner: str, body: dict[str, Any]) -> None:
+        """A create that finishes after its 504."""
+        self.store(owner, body)
+        self.record.landed += 1
+
     def created_answer(self, app: dict[str, Any]) -> dict[str, Any]:
         if self.faults.envelope:
             return {"data": app}
@@ -167,7 +172,7 @@ async def _post_app(request: web.Request) -> web.Response:
         return _json(400, {"error": problem})
     if emu.draw(emu.faults.late_create):  # a proxy gave up; the upstream goes on
         emu.record.late += 1
-        asyncio.get_running_loop().call_later(emu.faults.late_delay, emu.store, owner, body)
+        asyncio.get_running_loop().call_later(emu.faults.late_delay, emu.land, owner, body)
         return _json(504, {"error": "Gateway timeout."})
     answer = json.dumps(emu.created_answer(emu.store(owner, body))).encode()
     emu.remember(owner, key, 201, answer)
