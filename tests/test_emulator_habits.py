@@ -115,23 +115,9 @@ def test_serve_takes_the_habits_as_flags():
 
     parser = argparse.ArgumentParser()
     serve_parser(parser.add_subparsers())
-    args = parser.parse_args(
-        [
-            "serve",
-            "--page-size",
-            "7",
-            "--paging",
-            "link",
-            "--list-lag",
-            "4",
-            "--late-create",
-            "0.25",
-            "--late-delay",
-            "1.5",
-            "--list-error-rate",
-            "0.4",
-        ]
-    )
+    flags = {"--page-size": "7", "--paging": "link", "--list-lag": "4", "--late-create": "0.25"}
+    flags |= {"--late-delay": "1.5", "--list-error-rate": "0.4"}
+    args = parser.parse_args(["serve", *(x for pair in flags.items() for x in pair)])
     faults = _faults(args)
     assert (faults.page_size, faults.paging, faults.list_lag) == (7, "link", 4)
     assert (faults.late_create, faults.late_delay, faults.list_error_rate) == (0.25, 1.5, 0.4)
