@@ -151,7 +151,7 @@ class Journal:
         self._queue: list[str] = []
         self._commit: GroupCommit | None = None
         self.earlier = Earlier()
-        self.last: Earlier | None = None  # the last finished journal, kept beside this one
+        self.last: Path | None = None  # the last finished journal, kept beside this one
         self.run_id = secrets.token_hex(8)
         if path is None:
             return
@@ -164,12 +164,16 @@ class Journal:
 
     def _open(self, path: Path, resume: bool) -> None:
         target = self.target
+        if not resume and path.exists() and _ended(path):
+            # Finished: nothing in it for this run, unless a lagging listing asks (then
+            # it is read). A nightly run does not read its 50,000 lines for nothing.
+            replace_durably(path, _rotated(path))
+            self._create(path)
+            return
         earlier = read_journal(path) if path.exists() else None
         if resume:
             self.earlier = _resumable(path, earlier, target)
             self.run_id = self.earlier.run_id or self.run_id
-            if _rotated(path).exists():
-                self.last = read_journal(_rotated(path))
         elif earlier is not None and not earlier.finished and earlier.sent:
             raise UsageError(
                 f"an earlier run stopped before its end (journal {str(path)!r}); pass "
@@ -179,7 +183,11 @@ class Journal:
         elif earlier is not None:
             # Finished, or stopped before any POST: kept as the evidence of the last run.
             replace_durably(path, _rotated(path))
-            self.last = earlier
+        self._create(path)
+
+    def _create(self, path: Path) -> None:
+        if _rotated(path).exists():
+            self.last = _rotated(path)
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
         self._fd = os.open(path, flags, 0o600)
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
@@ -268,6 +276,17 @@ class Journal:
         if self._lock is not None:
             os.close(self._lock)  # and with it the lock
             self._lock = None
+
+
+def _ended(path: Path) -> bool:
+    """The journal's last line says its run reached its end: read from its tail only."""
+    with open(path, "rb") as file:
+        file.seek(max(file.seek(0, os.SEEK_END) - 4096, 0))
+        tail = file.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    try:
+        return bool(json.loads(tail).get("event") == "end")
+    except (ValueError, AttributeError):
+        return False
 
 
 def _locked(path: Path) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from ._client import Action, Client, Kind, Reply
-from ._journal import Earlier, Journal, Prior
+from ._journal import Earlier, Journal, Prior, read_journal
 from ._pacing import Pacer
 from ._payloads import Row
 from ._results import Result, Stats
@@ -60,7 +60,8 @@ class Recall:
     ) -> None:
         self._client, self._pacer, self._stats, self._journal = client, pacer, stats, journal
         self._server, self._skip = server, skip_existing
-        self._last = _same_server(journal.last, *server)
+        self._last: Earlier | None = None
+        self._unread = journal.last  # read when a row first needs it
         self._remember = journal.path is None  # a library run that writes no file
         self._policy = listing_policy(attempts=max_retries + 1)
 
@@ -72,7 +73,8 @@ class Recall:
         if prior is not None and prior.app_id:
             found.append((prior.app_id, "created"))  # this run's, before its resume
         if self._skip:  # else the user asked for a second app of that name
-            last = self._last.rows.get(where) if self._last is not None else None
+            last_run = self._last_run()
+            last = last_run.rows.get(where) if last_run is not None else None
             if last is not None and last.known:
                 found.append((last.known, "exists"))
             remembered = _MEMORY.get((*self._server, *where))
@@ -82,6 +84,12 @@ class Recall:
         for app_id, status in found:
             unique.setdefault(app_id, status)
         return list(unique.items())
+
+    def _last_run(self) -> Earlier | None:
+        if self._unread is not None:
+            path, self._unread = self._unread, None
+            self._last = _same_server(read_journal(path) if path.exists() else None, *self._server)
+        return self._last
 
     async def confirm(self, row: Row) -> Result | None:
         """The row's result when the server confirms an app its record knows; None when
