@@ -4,6 +4,7 @@ pages that fail, and paging that cannot be followed, through every command that 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -112,10 +113,15 @@ def test_failing_pages_are_retried_after_retry_after_and_nothing_is_sent_twice(
     faults = Faults(page_size=4, paging="page", list_error_rate=0.4, idempotency=False, seed=1)
     with emulator_thread(faults) as emu:
         existing(emu, 20)
-        done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
+        summary = tmp_path / "s.json"
+        done = run_cli(
+            "create", "m.csv", "--summary-json", str(summary), cwd=tmp_path, env=cli_env(emu.url)
+        )
         assert done.returncode == 0, done.stderr
         assert emu.record.statuses[503] > 0  # pages were refused, and fetched again
         assert emu.record.posts == 10 and emu.record.duplicates() == {}
+        # Every page fetched, refused ones included, is counted like any request.
+        assert json.loads(summary.read_text())["listings"] == emu.record.gets > 5
     results = pd.read_csv(tmp_path / "m.results.csv", dtype=str)
     assert results.status.value_counts().to_dict() == {"exists": 20, "created": 10}
 
@@ -198,3 +204,31 @@ def test_a_mix_of_styles_is_followed_page_by_page():
     assert next_page(base, base, {"data": [], "has_more": False, "next_cursor": None}, None) is None
     with pytest.raises(PagingError, match="not at the base URL"):
         next_page(base, base, {"next": "https://127.0.0.1:8080/app"}, None)
+
+
+@pytest.mark.anyio
+async def test_the_one_complete_listing_of_a_team_and_the_clients_list_apps_page():
+    """``Directory.fetch_all`` (paced, retried, counted) and ``Client.list_apps`` (one
+    call, every page) give every app of a team, over pages that fail now and then."""
+    from bulk._client import Client
+    from bulk._config import ApiKey
+    from bulk._directory import Directory
+    from bulk._pacing import Pacer
+    from bulk._results import Stats
+    from bulk.emulator import serve
+
+    faults = Faults(page_size=3, paging="next", list_error_rate=0.3, seed=4)
+    async with serve(api_key=KEY, faults=faults) as emu:
+        ids = {emu.store("t9", body(f"a{i}"))["id"] for i in range(10)}
+        stats = Stats()
+        async with Client(emu.url, ApiKey(KEY), timeout=5, pool=2) as client:
+            directory = Directory(client, Pacer(rate=0), stats=stats, max_retries=8)
+            apps = await directory.fetch_all("t9")
+            emu.faults.list_error_rate = 0
+            reply, listed = await client.list_apps(team="t9")
+            await directory.list_each(["t9"])
+    assert {a["id"] for a in apps} == ids and {a["id"] for a in listed} == ids
+    assert reply.status == 200 and stats.listings >= 4
+    assert sorted(directory.listed("t9", "a3") or []) == [
+        a["id"] for a in apps if a["name"] == "a3"
+    ]
