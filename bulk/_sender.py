@@ -32,6 +32,7 @@ from ._payloads import Row
 from ._recall import Recall
 from ._results import Result, Stats
 from ._retrying import send_policy
+from ._unfinished import unfinished
 
 __all__ = ["Parking", "RowSend", "Sender", "Shared", "unfinished"]
 
@@ -253,46 +254,6 @@ class RowSend:
             reply.error,
             reply.kind.value,
         )
-
-
-def unfinished(
-    row: Row,
-    control: RunControl,
-    *,
-    attempts: int = 0,
-    last: Reply | None = None,
-    in_flight: bool = False,
-) -> Result:
-    """The result of a row the run did not finish: invalid, abandoned in flight, not
-    retried, or not sent. Every such row of every path gets it from here."""
-    if row.error:
-        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
-    if in_flight:  # its answer never came: it may exist
-        error = (
-            "sent, then abandoned before its answer came: the app may exist; --resume looks "
-            "it up before sending again"
-        )
-        return Result(
-            row.number,
-            row.name,
-            "skipped",
-            attempts=max(attempts, 1),
-            error=error,
-            error_kind="ambiguous",
-        )
-    reason = control.reason or "the run stopped"
-    if last is None:
-        return Result(
-            row.number,
-            row.name,
-            "skipped",
-            error=f"not sent: {reason}",
-            error_kind=control.reason_kind,
-        )
-    error = f"not retried: {reason}" + (f"; last answer: {last.error}" if last.error else "")
-    return Result(
-        row.number, row.name, "skipped", None, last.status, attempts, error, last.kind.value
-    )
 
 
 class Sender:

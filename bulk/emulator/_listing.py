@@ -64,6 +64,8 @@ async def list_apps(request: web.Request, emu: Emulator) -> web.Response:
     if emu.draw(faults.list_error_rate):
         return _json(503, {"error": "Service unavailable."}, {"Retry-After": "1"})
     owner, now = emu.owner(request), time.monotonic()
+    if not faults.page_size and not faults.list_lag:  # a kind server: all, at once
+        return _json(200, {"data": list(emu.apps.get(owner, {}).values())})
     log = emu.order.get(owner, [])
     size = faults.page_size or max(len(log), 1)
     try:
