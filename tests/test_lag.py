@@ -5,6 +5,7 @@ Idempotency-Key, a run then the same run at once leaves exactly one app per row.
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import bulk
 from bulk.emulator import Faults
@@ -81,3 +82,20 @@ def test_a_recorded_id_counts_only_once_the_server_confirms_it(tmp_path, emulato
     assert results.status.tolist() == ["exists", "exists", "created", "exists"]
     assert dict(zip(results.name, results.app_id, strict=True)) == now
     assert gone not in set(results.app_id)
+
+
+def test_a_resume_within_the_lag_keeps_the_stopped_runs_apps(tmp_path, emulator_thread):
+    manifest(tmp_path, 24)
+    control = bulk.RunControl()
+    run = {"progress": False, "output": tmp_path / "r.csv", "concurrency": 2}
+    with emulator_thread(LAG) as emu:
+        emu.on_post = lambda headers: emu.record.posts >= 8 and control.interrupt()
+        with pytest.raises(bulk.Interrupted):
+            bulk.run(tmp_path / "m.csv", base_url=emu.url, api_key=KEY, control=control, **run)
+        emu.on_post = None
+        stopped = len(emu.record.created)
+        assert 8 <= stopped < 24 and listed(emu) == []
+        done = bulk.run(tmp_path / "m.csv", base_url=emu.url, api_key=KEY, resume=True, **run)
+        assert emu.record.posts == 24 and emu.record.duplicates() == {}
+        assert (done.status == "created").all()
+        assert dict(zip(done.name, done.app_id, strict=True)) == held(emu)
