@@ -293,7 +293,7 @@ class Sender:
         one = RowSend(self._shared, row, doubt=since if in_doubt else None)
         one.parked = parking is not None
         await one.attempt()
-        if one.made_first() and not (one.parked and one.in_doubt):
+        if not (one.parked and one.in_doubt) and one.made_first():
             # Most rows succeed at once and never pay for the policy's bookkeeping; the
             # others go on under it from this first attempt, as if it had made it.
             await self._retried(one)

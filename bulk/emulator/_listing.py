@@ -18,6 +18,7 @@ import math
 import time
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from ._server import Emulator, _json, _reading
@@ -65,7 +66,7 @@ async def list_apps(request: web.Request, emu: Emulator) -> web.Response:
         return _json(503, {"error": "Service unavailable."}, {"Retry-After": "1"})
     owner, now = emu.owner(request), time.monotonic()
     if not faults.page_size and not faults.list_lag:  # a kind server: all, at once
-        return _json(200, {"data": list(emu.apps.get(owner, {}).values())})
+        return _all(list(emu.apps.get(owner, {}).values()))
     log = emu.order.get(owner, [])
     size = faults.page_size or max(len(log), 1)
     try:
@@ -84,8 +85,15 @@ async def list_apps(request: web.Request, emu: Emulator) -> web.Response:
         apps = [emu.apps[owner][i] for i in ids if visible(emu, owner, i, now)]
     emu.record.pages += 1
     if not faults.page_size:
-        return _json(200, {"data": apps})
+        return _all(apps)
     return _page(emu, faults.paging, apps, start, end, len(log), size)
+
+
+def _all(apps: list[dict[str, Any]]) -> web.Response:
+    # A team's tens of thousands of apps in one answer: encoded as fast as a real
+    # service would, so that a benchmark times bulk, not the emulator's JSON.
+    body = orjson.dumps({"data": apps})
+    return web.Response(status=200, body=body, content_type="application/json")
 
 
 def _page(
