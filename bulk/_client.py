@@ -30,7 +30,7 @@ from yarl import URL
 
 from . import _jsoncodec as jsoncodec
 from ._config import ApiKey
-from ._paging import PagingError, apps_of, next_page
+from ._paging import PagingError, apps_of, next_page, no_gc
 
 __all__ = ["MAX_ERROR_TEXT", "Action", "Client", "Kind", "Page", "Reply", "parse_retry_after"]
 
@@ -300,7 +300,8 @@ class Client:
         if status >= 300:
             return Page(self._clean(_answer(status, answer_headers, raw)))
         try:
-            data = jsoncodec.loads(raw)
+            with no_gc():
+                data = jsoncodec.loads(raw)
         except ValueError:
             return Page(
                 self._clean(Reply(Action.RETRY, Kind.SERVER, status, error=_message(status, raw)))

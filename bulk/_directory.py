@@ -21,6 +21,7 @@ from yarl import URL
 from ._client import Action, Client, Kind, Page
 from ._logs import note
 from ._pacing import Pacer
+from ._paging import no_gc
 from ._results import Stats
 from ._retrying import listing_policy
 
@@ -104,17 +105,18 @@ class Directory:
         apps = await self.fetch_all(team)
         ids: dict[str, list[str]] = {}
         by_name: dict[str, list[dict[str, Any]]] = {}
-        for app in apps:  # tens of thousands on a nightly re-run: one lookup each
-            name, app_id = app.get("name"), app.get("id")
-            if name is None or app_id is None:
-                continue
-            name = name if type(name) is str else str(name)
-            same = ids.get(name)
-            if same is None:
-                ids[name], by_name[name] = [str(app_id)], [app]
-            else:
-                same.append(str(app_id))
-                by_name[name].append(app)
+        with no_gc():
+            for app in apps:  # tens of thousands on a nightly re-run: one lookup each
+                name, app_id = app.get("name"), app.get("id")
+                if name is None or app_id is None:
+                    continue
+                name = name if type(name) is str else str(name)
+                same = ids.get(name)
+                if same is None:
+                    ids[name], by_name[name] = [str(app_id)], [app]
+                else:
+                    same.append(str(app_id))
+                    by_name[name].append(app)
         listing.ids, listing.apps, listing.started = ids, by_name, started
 
     async def fetch_all(self, team: str | None) -> list[dict[str, Any]]:
