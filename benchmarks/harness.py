@@ -107,11 +107,19 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
     return Measure(wall, cpu, usage.ru_maxrss / 1024, proc.returncode, stdout)
 
 
-def bulk_create(url: str, manifest: Path, *flags: str) -> Measure:
+# bulk with every fsync a no-op: what the durability costs, measured side by side.
+NO_FSYNC = (
+    "import runpy, bulk._durable as d; d.fsync = lambda fd: None; "
+    "runpy.run_module('bulk', run_name='__main__')"
+)
+
+
+def bulk_create(url: str, manifest: Path, *flags: str, fsync: bool = True) -> Measure:
     out = manifest.with_name(f"{manifest.stem}.{time.monotonic_ns()}.results.csv")
     journal = out.with_name(f"{out.stem}.journal.jsonl")
     summary = out.with_name(f"{out.stem}.summary.json")
-    command = [sys.executable, "-m", "bulk", "create", str(manifest), "-q", "-o", str(out)]
+    bulk = ["-m", "bulk"] if fsync else ["-c", NO_FSYNC]
+    command = [sys.executable, *bulk, "create", str(manifest), "-q", "-o", str(out)]
     try:
         run = measure(
             [*command, "--summary-json", str(summary), *flags],

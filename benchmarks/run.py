@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness import Measure, bare, bulk_create, emulator, measure, record, write_manifest
+from harness import KEY, Measure, bare, bulk_create, emulator, measure, record, write_manifest
 
 HERE = Path(__file__).parent
 # key: (figure, before this work, goal), in the order of the README's table.
@@ -42,6 +42,8 @@ FIGURES = {
     "d2_bare": ("(d) the bare loop at 30/s: time / 5 s", "", "(for comparison)"),
     "e1": ("(e) 1,000,000 rows --dry-run: time / peak RSS", "154 s / 4.7 GiB", "<= 30 s / 512 MiB"),
     "e2": ("(e) live 100,000 vs 10,000 rows: peak RSS", "3.5", "<= 1.2"),
+    "s": ("(a) with fsync / without: requests/s; CPU s", "", ">= 0.9; -"),
+    "f": ("(f) nightly re-run, 50,000 rows all there: time / --dry-run", "1.96", "<= 1.5"),
 }
 
 
@@ -241,12 +243,67 @@ def scenario_e(work: Path, pairs: int) -> dict:
     }
 
 
+def scenario_f(work: Path, pairs: int, rows: int = 50_000) -> dict:
+    """A nightly job: the same manifest again, every app already there (no POST), side
+    by side with a --dry-run of it, alternating which goes first."""
+    manifest = write_manifest(work / f"m{rows}.csv", rows)
+    out, dry = work / "nightly.results.csv", work / "nightly.dry-run.csv"
+    env = {"RUNGEN_API_KEY": KEY}
+    command = [sys.executable, "-m", "bulk", "create", str(manifest), "-q"]
+    ratios, runs = [], []
+    with emulator() as url:
+        env["RUNGEN_BASE_URL"] = url
+        first = measure([*command, "-o", str(out), "--concurrency", "64"], env=env)
+        checked(first, record(url), rows)
+        for pair in range(pairs):
+            took = {}
+            for who in ("rerun", "dry") if pair % 2 == 0 else ("dry", "rerun"):
+                flags = ["-o", str(out)] if who == "rerun" else ["-o", str(dry), "--dry-run"]
+                dry.unlink(missing_ok=True)
+                run = measure([*command, *flags], env=env)
+                if run.returncode != 0:
+                    raise SystemExit(f"benchmark run went wrong: {who} exit {run.returncode}")
+                took[who] = run.wall
+            if record(url)["posts"] != rows:
+                raise SystemExit("benchmark run went wrong: the re-run sent a POST")
+            ratios.append(took["rerun"] / took["dry"])
+            runs.append(took)
+            say(f"  f pair {pair + 1}/{pairs}: {took['rerun']:.1f} s / {took['dry']:.1f} s")
+    rerun, dry_run = (statistics.median(t[k] for t in runs) for k in ("rerun", "dry"))
+    ratio = statistics.median(ratios)
+    return {"f": f"{ratio:.2f} ({rerun:.1f} s / {dry_run:.1f} s)", "runs": runs}
+
+
+def scenario_s(work: Path, pairs: int, rows: int = 20_000) -> dict:
+    """What durability costs: (a) with each intent fsynced before its POST (group commit),
+    and the same bulk with every fsync a no-op, alternating which goes first."""
+    manifest = write_manifest(work / f"m{rows}.csv", rows)
+    rps, cpu = [], []
+    for pair in range(pairs):
+        got = {}
+        for synced in (True, False) if pair % 2 == 0 else (False, True):
+            with emulator() as url:
+                run = bulk_create(url, manifest, "--concurrency", "64", fsync=synced)
+                seen = record(url)
+            checked(run, seen, rows)
+            got[synced] = (steady_rps(seen["post_times"]), run.cpu)
+            say(f"  s pair {pair + 1}/{pairs} fsync={synced}: {got[synced][0]:.0f} requests/s")
+        rps.append(got[True][0] / got[False][0])
+        cpu.append(got[True][1] / got[False][1])
+    return {
+        "s": f"{statistics.median(rps):.2f}; {statistics.median(cpu):.2f}",
+        "runs": {"rps": rps, "cpu": cpu},
+    }
+
+
 SCENARIOS: dict[str, Callable[[Path, int], dict]] = {
     "a": scenario_a,
     "b": scenario_b,
     "c": scenario_c,
     "d": scenario_d,
     "e": scenario_e,
+    "f": scenario_f,
+    "s": scenario_s,
 }
 
 
@@ -283,7 +340,7 @@ def plot(run: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
-    parser.add_argument("--only", default="a,b,c,d,e", help="scenarios, e.g. a,c (default all)")
+    parser.add_argument("--only", default="a,b,c,d,e,f,s", help="scenarios, e.g. a,c (default all)")
     parser.add_argument("--pairs", type=int, default=3, help="runs of each (default 3)")
     parser.add_argument("--json", help="raw runs (default: benchmarks/results.json)")
     parser.add_argument("--plot", help="pacing plot of (d) (default: benchmarks/pacing.png)")

@@ -143,6 +143,14 @@ def target_flags(p: argparse.ArgumentParser) -> None:
     _tuning(p, "--max-retries", int, "retries per row")
     _tuning(p, "--timeout", float, "seconds to wait for each answer")
     _tuning(p, "--connect-timeout", float, "seconds to connect (a stall is retried at once)")
+    p.add_argument(
+        "--settle-wait",
+        type=float,
+        metavar="S",
+        help="seconds after an ambiguous failure (500, 502, 504, a dropped connection, a "
+        "read timeout) before the listing that settles it; at least --timeout, its "
+        "default; more when the server's listings lag behind its creates",
+    )
 
 
 def sending_flags(p: argparse.ArgumentParser) -> None:

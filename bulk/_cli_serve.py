@@ -12,6 +12,7 @@ import anyio
 from ._cli_flags import EXIT_OK, from_args, switch
 from ._errors import UsageError
 from .emulator import Faults, serve
+from .emulator._faults import PAGING
 
 __all__ = ["serve_parser"]
 
@@ -51,19 +52,9 @@ def serve_parser(commands: Any) -> None:
         default="seconds",
         help="form of the Retry-After header on 429",
     )
-    p.add_argument("--error-rate", type=_share, default=0, help="share of 500/502/503/504")
-    p.add_argument(
-        "--drop-before",
-        type=_share,
-        default=0,
-        help="share of connections dropped before the app is created",
-    )
-    p.add_argument(
-        "--drop-after",
-        type=_share,
-        default=0,
-        help="share of connections dropped after the app is created",
-    )
+    _share_flag(p, "--error-rate", "share of 500/502/503/504")
+    _share_flag(p, "--drop-before", "share of connections dropped before the app is created")
+    _share_flag(p, "--drop-after", "share of connections dropped after the app is created")
     p.add_argument("--latency", type=float, default=0, help="seconds added to each answer")
     switch(p, "--no-idempotency", "ignore Idempotency-Key headers, as some servers do")
     switch(p, "--envelope", 'answer {"data": {...}} as the live service does')
@@ -89,7 +80,33 @@ def serve_parser(commands: Any) -> None:
         metavar="NAME",
         help="the app of this name ends FAILED once given workers (repeat for more)",
     )
+    _listing_flags(p)
     p.set_defaults(func=_serve)
+
+
+def _share_flag(p: argparse.ArgumentParser, flag: str, text: str) -> None:
+    p.add_argument(flag, type=_share, default=0, help=text)
+
+
+def _listing_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--page-size", type=int, default=0, help="apps per page of GET /app (0: no pages)"
+    )
+    p.add_argument(
+        "--paging",
+        choices=PAGING,
+        default="cursor",
+        help="how a page leads to the next: a next_cursor token, a next URL in the body, "
+        "a Link header, or ?page=K with total_pages",
+    )
+    p.add_argument(
+        "--list-lag", type=float, default=0, help="seconds before a new app shows in listings"
+    )
+    _share_flag(p, "--late-create", "share of valid POSTs answered 504, the app created later")
+    p.add_argument(
+        "--late-delay", type=float, default=0, help="seconds after such a 504 the app comes"
+    )
+    _share_flag(p, "--list-error-rate", "share of listings answered 503 with Retry-After")
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:

@@ -23,7 +23,7 @@ for every request whoever builds it, another origin and any redirect.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -35,12 +35,14 @@ from . import _jsoncodec as jsoncodec
 from ._config import ApiKey
 from ._ids import app_id_problem
 from ._origin import Redact, Refused, cut, only_to
+from ._paging import PagingError, apps_of, next_page, no_gc
 
 __all__ = [
     "MAX_ERROR_TEXT",
     "Action",
     "Client",
     "Kind",
+    "Page",
     "Reply",
     "is_redirect",
     "parse_retry_after",
@@ -96,6 +98,14 @@ class Reply(NamedTuple):
     error: str | None = None
     retry_after: float | None = None
     settle_after: float = 0.0  # a listing may settle it only this many seconds later
+
+
+class Page(NamedTuple):
+    """One page of a listing: the answer, its apps, and the next page (None: the last)."""
+
+    reply: Reply
+    apps: Sequence[dict[str, Any]] = ()
+    next: URL | None = None
 
 
 _RETRY_STATUSES = {429: Kind.RATE_LIMITED, 503: Kind.SERVER}
@@ -301,24 +311,90 @@ class Client:
             return reply._replace(error=self._key.redact(reply.error)[:MAX_ERROR_TEXT])
         return reply
 
-    async def list_apps(self, *, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
-        """GET /app: the apps of a team (or the user's own). The list is empty on failure."""
+    async def get_app(self, app_id: str, *, team: str | None) -> tuple[Reply, dict[str, Any]]:
+        """GET /app/{id} once: (DONE listed, the app), (DONE gone) on a 404, or a failure
+        to retry. A GET changes nothing, so no answer leaves anything in doubt."""
         assert self._session is not None, "use the client inside 'async with'"
+        problem = app_id_problem(app_id)
+        if problem is not None:  # never requested: an id must not reach another path
+            return Reply(Action.FINAL, Kind.CLIENT, error=problem), {}
         headers = {"x-team-id": team} if team else None
         try:
-            async with self._session.get(self._app_url, headers=headers) as resp:
+            async with self._session.get(self._app_url / app_id, headers=headers) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            return self._clean(self._translate(exc)), []
+            return _idempotent(self._clean(self._translate(exc)), Kind.LISTED, app_id), {}
+        if status == 404:
+            return Reply(Action.DONE, Kind.GONE, 404, app_id), {}
+        reply = _answer(status, answer_headers, raw, self._key.redact)
+        reply = _idempotent(self._clean(reply), Kind.LISTED, app_id)
+        if reply.action is not Action.DONE:
+            return reply, {}
+        data = jsoncodec.loads(raw)  # _answer found an id in it: it is JSON
+        inner = data.get("data")
+        return reply, inner if isinstance(inner, dict) and inner.get("id") is not None else data
+
+    async def list_apps(self, *, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
+        """GET /app: every page of the apps of a team (or the user's own), unpaced and
+        not retried (``Directory.fetch_all`` paces and retries each page). The list is
+        empty on failure: a partial listing is never returned."""
+        apps: list[dict[str, Any]] = []
+        url: URL | None = None
+        seen: set[URL] = set()
+        while True:
+            page = await self.list_page(team=team, url=url, seen=seen)
+            if page.reply.action is not Action.DONE:
+                return page.reply, []
+            apps.extend(page.apps)
+            if page.next is None:
+                return page.reply, apps
+            url = page.next
+
+    async def list_page(
+        self, *, team: str | None, url: URL | None = None, seen: set[URL] | None = None
+    ) -> Page:
+        """One page of GET /app (the first when ``url`` is None), and the next page's URL.
+        ``seen`` gathers the pages fetched: a next page seen before is refused (a loop)."""
+        assert self._session is not None, "use the client inside 'async with'"
+        url = url or self._app_url
+        headers = {"x-team-id": team} if team else None
+        try:
+            async with self._session.get(url, headers=headers) as resp:
+                raw, status, answer_headers = await resp.read(), resp.status, resp.headers
+                following = resp.links.get("next")
+                link = None if following is None else following.get("url")
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return Page(self._clean(self._translate(exc)))
         if status >= 300:
             reply = _answer(status, answer_headers, raw, self._key.redact)
-            return self._clean(_not_found(reply, "GET", self._app_url)), []
+            return Page(self._clean(_not_found(reply, "GET", url)))
         try:
-            data = jsoncodec.loads(raw)
+            with no_gc():
+                data = jsoncodec.loads(raw)
         except ValueError:
             error = _message(status, raw, self._key.redact)
-            return Reply(Action.RETRY, Kind.SERVER, status, error=error), []
-        apps = data.get("data") if isinstance(data, dict) else data
-        if not isinstance(apps, list):
-            return Reply(Action.RETRY, Kind.SERVER, status, error="GET /app: no list of apps"), []
-        return Reply(Action.DONE, Kind.LISTED, status), [a for a in apps if isinstance(a, dict)]
+            return Page(self._clean(Reply(Action.RETRY, Kind.SERVER, status, error=error)))
+        apps = apps_of(data)
+        if apps is None:
+            return Page(Reply(Action.RETRY, Kind.SERVER, status, error="GET /app: no list of apps"))
+        return self._paged(url, data, link if isinstance(link, URL) else None, status, apps, seen)
+
+    def _paged(
+        self,
+        url: URL,
+        data: Any,
+        link: URL | None,
+        status: int,
+        apps: list[dict[str, Any]],
+        seen: set[URL] | None,
+    ) -> Page:
+        try:
+            following = next_page(self._app_url, url, data, link)
+        except PagingError as exc:
+            return Page(Reply(Action.FINAL, Kind.SERVER, status, error=self._key.redact(str(exc))))
+        if seen is not None:
+            seen.add(url)
+            if following is not None and following in seen:
+                error = f"GET /app: the next page {following} was fetched before (a loop)"
+                return Page(Reply(Action.FINAL, Kind.SERVER, status, error=error))
+        return Page(Reply(Action.DONE, Kind.LISTED, status), apps, following)

@@ -128,7 +128,7 @@ class RunControl:
 
     async def wait_abandoned(self) -> None:
         if not self._abandoned:
-            if self._abandon_event is None:
+            if self._abandon_event is None:  # one event for every waiter
                 self._abandon_event = anyio.Event()
             await self._abandon_event.wait()
 

@@ -55,6 +55,7 @@ class DeleteOptions(Target):
     insecure: bool = False
     api_key_file: str | os.PathLike[str] | None = None
     control: RunControl | None = None
+    settle_wait: float | None = None  # None: the timeout
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -16,10 +16,12 @@ from logging import DEBUG
 from typing import Any
 
 import anyio
+from yarl import URL
 
-from ._client import Action, Client, Kind, Reply
+from ._client import Action, Client, Kind, Page
 from ._logs import note
 from ._pacing import Pacer
+from ._paging import no_gc
 from ._results import Stats
 from ._retrying import listing_policy
 
@@ -60,11 +62,12 @@ class Directory:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         stats: Stats | None = None,
+        max_retries: int = 5,
     ) -> None:
         self._client, self._pacer = client, pacer
         self._stats = stats if stats is not None else Stats()
         self._min_interval, self._clock, self._sleep = min_interval, clock, sleep
-        self._policy = listing_policy(sleep=sleep)
+        self._policy = listing_policy(attempts=max_retries + 1, sleep=sleep)
         self._listings: dict[str | None, _Listing] = {}
 
     def listed(self, team: str | None, name: str) -> list[str] | None:
@@ -104,24 +107,54 @@ class Directory:
         if wait > 0:
             await self._sleep(wait)
         started = self._clock()
-        fetched: tuple[Reply, list[dict[str, Any]]] = await self._policy.copy()(self._fetch, team)
-        reply, apps = fetched
-        if reply.action is not Action.DONE:
-            raise Unsettled(reply.error or "GET /app failed", reply.kind)
+        apps = await self.fetch_all(team)
         ids: dict[str, list[str]] = {}
         by_name: dict[str, list[dict[str, Any]]] = {}
-        for app in apps:
-            if app.get("name") is not None and app.get("id") is not None:
-                ids.setdefault(str(app["name"]), []).append(str(app["id"]))
-                by_name.setdefault(str(app["name"]), []).append(app)
+        with no_gc():
+            for app in apps:  # tens of thousands on a nightly re-run: one lookup each
+                name, app_id = app.get("name"), app.get("id")
+                if name is None or app_id is None:
+                    continue
+                name = name if type(name) is str else str(name)
+                same = ids.get(name)
+                if same is None:
+                    ids[name], by_name[name] = [str(app_id)], [app]
+                else:
+                    same.append(str(app_id))
+                    by_name[name].append(app)
         listing.ids, listing.apps, listing.started = ids, by_name, started
 
-    async def _fetch(self, team: str | None) -> tuple[Reply, list[dict[str, Any]]]:
-        await self._pacer.acquire()
+    async def fetch_all(self, team: str | None) -> list[dict[str, Any]]:
+        """Every app of a team (None: the key's own) from one complete listing, each page
+        paced, retried and counted like any other request. Raises ``Unsettled`` when a
+        page cannot be had or its paging cannot be followed: never a partial listing."""
+        apps: list[dict[str, Any]] = []
+        url: URL | None = None
+        seen: set[URL] = set()
+        while True:
+            page: Page = await self._policy.copy()(self._fetch, team, url, seen)
+            reply = page.reply
+            if reply.action is not Action.DONE:
+                raise Unsettled(reply.error or "GET /app failed", reply.kind)
+            apps.extend(page.apps)
+            if page.next is None:
+                return apps
+            url = page.next
+
+    async def _fetch(self, team: str | None, url: URL | None, seen: set[URL]) -> Page:
+        sent_at = await self._pacer.acquire()
         self._stats.listings += 1
-        reply, apps = await self._client.list_apps(team=team)
-        self._stats.throttled += reply.kind is Kind.RATE_LIMITED
+        page = await self._client.list_page(team=team, url=url, seen=seen)
+        reply = page.reply
+        if reply.kind is Kind.RATE_LIMITED:  # the limit belongs to the key: every worker waits
+            self._stats.throttled += 1
+            self._pacer.on_throttle(sent_at=sent_at, retry_after=reply.retry_after)
         note(
-            DEBUG, "listing", team=team, status=reply.status, kind=reply.kind.value, apps=len(apps)
+            DEBUG,
+            "listing",
+            team=team,
+            status=reply.status,
+            kind=reply.kind.value,
+            apps=len(page.apps),
         )
-        return reply, apps
+        return page

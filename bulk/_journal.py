@@ -28,6 +28,7 @@ from typing import Any
 import anyio
 
 from ._binding import FORMAT, RowsDigest, Target, rows_digest
+from ._durable import GroupCommit, fsync_dir, replace_durably
 from ._errors import UsageError
 from ._locks import hold, lock_teams, no_symlink, open_nofollow, release
 from ._logs import log
@@ -82,6 +83,7 @@ class Prior:
     existing: tuple[str, ...] = ()  # apps of that name already there before it was sent
     unanswered_at: float | None = None  # wall-clock send time of a POST with no result
     status: str | None = None  # the last result recorded
+    known: str | None = None  # the last app id recorded for it, whatever the status
 
 
 @dataclass(slots=True)
@@ -133,6 +135,7 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
     prior.unanswered_at = None
     if kind == "result":
         prior.status = event.get("status")
+        prior.known = event.get("app_id") or prior.known
     if kind == "result" and event.get("status") == "created" and event.get("app_id"):
         prior.app_id = event["app_id"]
 
@@ -147,7 +150,9 @@ class Journal:
         self._fd: int | None = None
         self._lock: tuple[Path, int] | None = None
         self._queue: list[str] = []
+        self._commit: GroupCommit | None = None
         self.earlier = Earlier()
+        self.last: Path | None = None  # the last finished journal, kept beside this one
         self.run_id = secrets.token_hex(8)
         if path is None:
             return
@@ -161,6 +166,12 @@ class Journal:
     def _open(self, path: Path, resume: bool) -> None:
         target = self.target
         no_symlink(path, "journal")
+        if not resume and path.exists() and _ended(path):
+            # Finished: nothing in it for this run, unless a lagging listing asks (then
+            # it is read). A nightly run does not read its 50,000 lines for nothing.
+            replace_durably(path, _rotated(path))
+            self._create(path)
+            return
         earlier = read_journal(path) if path.exists() else None
         if resume:
             self.earlier = _resumable(path, earlier, target)
@@ -173,9 +184,16 @@ class Journal:
             )
         elif earlier is not None:
             # Finished, or stopped before any POST: kept as the evidence of the last run.
-            os.replace(path, _rotated(path))
+            replace_durably(path, _rotated(path))
+        self._create(path)
+
+    def _create(self, path: Path) -> None:
+        if _rotated(path).exists():
+            self.last = _rotated(path)
         self._fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, "journal")
         os.fchmod(self._fd, 0o600)  # private whatever the umask or an older file said
+        self._commit = GroupCommit(self._fd)
+        fsync_dir(path.parent)  # the journal's own name survives a power cut too
 
     def _write(self, event: dict[str, Any], *, now: bool = True) -> None:
         """Queues the line; ``now`` sends the queue to the OS in one ``write``. An intent
@@ -203,10 +221,12 @@ class Journal:
             event["target"] = self.target.to_json()
         self._write(event)
 
-    def intent(self, row: Row) -> None:
+    def intent(self, row: Row) -> int:
+        """Writes the row's intent to the OS; ``durable`` of what it returns waits until
+        it is on disk too."""
         self.sent.add(row.number)
-        if self._fd is None:
-            return
+        if self._fd is None or self._commit is None:
+            return 0
         # Written out by hand: one line per POST, on the hot path.
         line = (
             f'{{"event":"intent","row":{row.number},"team":{_json(row.team)},'
@@ -216,6 +236,13 @@ class Journal:
             line += f',"existing":{_json(list(row.existing))}'
         self._queue.append(line + "}")
         self.flush()
+        return self._commit.wrote()
+
+    async def durable(self, mark: int) -> None:
+        """Returns once the intent ``mark`` is on disk (group commit): its request may go
+        out then, and a power cut cannot lose it."""
+        if self._commit is not None and mark:
+            await self._commit.durable(mark)
 
     def result(self, row: Row, result: Result) -> None:
         self.sent.discard(row.number)
@@ -235,14 +262,32 @@ class Journal:
     def end(self) -> None:
         self._write({"event": "end"})
 
+    @property
+    def syncs(self) -> int:
+        """fsyncs of this journal so far."""
+        return 0 if self._commit is None else self._commit.syncs
+
     def close(self) -> None:
         if self._fd is not None:
             self.flush()
+            if self._commit is not None:
+                self._commit.sync_now()
             os.close(self._fd)
             self._fd = None
         if self._lock is not None:
             release(*self._lock)  # and with it the lock file
             self._lock = None
+
+
+def _ended(path: Path) -> bool:
+    """The journal's last line says its run reached its end: read from its tail only."""
+    with open(path, "rb") as file:
+        file.seek(max(file.seek(0, os.SEEK_END) - 4096, 0))
+        tail = file.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    try:
+        return bool(json.loads(tail).get("event") == "end")
+    except (ValueError, AttributeError):
+        return False
 
 
 def _locked(path: Path) -> tuple[Path, int]:

@@ -67,7 +67,15 @@ async def live_apps(
 ) -> AsyncIterator[Live]:
     """A ``Live`` over one pooled client, paced at ``options.rate``."""
     stats = Stats()
-    async with Client(settings.base_url, settings.key, timeout=options.timeout, pool=2) as client:
+    async with Client(
+        settings.base_url,
+        settings.key,
+        timeout=options.timeout,
+        connect_timeout=options.connect_timeout,
+        pool=2,
+    ) as client:
         pacer = Pacer(rate=options.rate, clock=clock, sleep=sleep)
-        directory = Directory(client, pacer, clock=clock, sleep=sleep, stats=stats)
+        directory = Directory(
+            client, pacer, clock=clock, sleep=sleep, stats=stats, max_retries=options.max_retries
+        )
         yield Live(directory, clock, stats)

@@ -116,6 +116,8 @@ class Sending(Protocol):
     @property
     def connect_timeout(self) -> float: ...
     @property
+    def settle(self) -> float: ...
+    @property
     def progress(self) -> bool: ...
     @property
     def resume(self) -> bool: ...
@@ -144,6 +146,19 @@ class Target:
             # Held as an ApiKey, which never renders: dataclasses.asdict(), repr() and
             # a debugger's view of the options show '***', never the key.
             object.__setattr__(self, "api_key", ApiKey(self.api_key))
+        wait = getattr(self, "settle_wait", None)  # a field of the commands that write
+        if wait is not None and (
+            not isinstance(wait, int | float) or isinstance(wait, bool) or not wait >= self.timeout
+        ):
+            rule = f"seconds, at least the timeout ({self.timeout:g})"
+            raise OptionError("settle_wait", rule, wait)
+
+    @property
+    def settle(self) -> float:
+        """Seconds after an ambiguous failure before the listing that settles it starts:
+        at least one request timeout, so that the request could have landed."""
+        wait = getattr(self, "settle_wait", None)
+        return self.timeout if wait is None else float(wait)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +184,7 @@ class RunOptions(Target):
     wait_timeout: float = 600
     prune: bool = False  # plan and apply: delete the apps of a managed team no row names
     max_deletes: int = 10  # a prune refuses to delete more
+    settle_wait: float | None = None  # None: the timeout
 
     @property
     def reading(self) -> Reading:

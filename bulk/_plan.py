@@ -148,7 +148,9 @@ async def _listed(
         connect_timeout=options.connect_timeout,
         pool=2,
     ) as client:
-        directory = Directory(client, Pacer(rate=options.rate), stats=stats)
+        directory = Directory(
+            client, Pacer(rate=options.rate), stats=stats, max_retries=options.max_retries
+        )
         try:
             await directory.list_each(teams)
         except Unsettled as exc:

@@ -6,7 +6,7 @@ results) are in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import anyio.abc
@@ -20,7 +20,7 @@ from ._payloads import Row
 from ._prepared import spooled_rows
 from ._progress import Progress
 from ._results import Result, Stats
-from ._sender import Sender, unfinished
+from ._sender import Parking, Sender, unfinished
 from ._spool import Spool
 
 __all__ = ["Decide", "Pool"]
@@ -77,12 +77,25 @@ class Pool:
             async with anyio.create_task_group() as outer:
                 outer.start_soon(self._watch, outer.cancel_scope)
                 async with anyio.create_task_group() as workers:
+                    parking = Parking(self._parker(workers), anyio.CapacityLimiter(concurrency))
                     for _ in range(concurrency):
-                        workers.start_soon(self._worker, sender, rows)
+                        workers.start_soon(self._worker, sender, rows, parking)
                 outer.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # A worker's error (a full disk, say) as it is: the caller says it plainly.
             raise _first(group) from None
+
+    def _parker(
+        self, group: anyio.abc.TaskGroup
+    ) -> Callable[[Row, Callable[[], Awaitable[Result]]], None]:
+        def park(row: Row, finish: Callable[[], Awaitable[Result]]) -> None:
+            async def apart() -> None:
+                result = await finish()
+                self.record(row, result, journal=result.status != "skipped")
+
+            group.start_soon(apart)
+
+        return park
 
     def decisions(
         self, directory: Directory, earlier: Earlier, decide: Decide
@@ -120,7 +133,7 @@ class Pool:
             self.record(row, result, journal=not row.error)
             yield None
 
-    async def _worker(self, sender: Sender, rows: Iterator[Row | None]) -> None:
+    async def _worker(self, sender: Sender, rows: Iterator[Row | None], parking: Parking) -> None:
         settled = 0
         while not self.control.stopping:
             # Rows finish out of order; the buffer that puts them back in order is bounded,
@@ -136,8 +149,10 @@ class Pool:
                 continue
             assert isinstance(row, Row)
             self.results.take(row.number)
-            result = await sender.send(row)
-            self.record(row, result, journal=result.status != "skipped")
+            async with parking.slot:
+                result = await sender.send(row, parking=parking)
+            if result is not None:  # else it is settled apart, and recorded from there
+                self.record(row, result, journal=result.status != "skipped")
 
     async def _watch(self, scope: anyio.CancelScope) -> None:
         """After a stop request, in-flight requests get a grace period, then are abandoned."""

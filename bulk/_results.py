@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
+from . import _durable
 from ._errors import UsageError
 from ._formats import EXTENSIONS as READABLE
 
@@ -247,7 +248,10 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> Path:
     try:
         with open(fd, "wb") as out:
             write(out)
+            out.flush()
+            _durable.fsync(out.fileno())  # on disk before the rename makes it the results
         os.replace(tmp, path)
+        _durable.fsync_dir(path.parent)  # and the rename itself
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -33,6 +33,15 @@ class Tried(Protocol):
     @property
     def throttled(self) -> int: ...
 
+    @property
+    def tries(self) -> int: ...
+
+    @property
+    def parked(self) -> bool: ...
+
+    @property
+    def in_doubt(self) -> bool: ...
+
 
 _AGAIN = (Action.RETRY, Action.RECONCILE)
 
@@ -55,8 +64,11 @@ class _StopAfterRetries(tenacity.stop.stop_base):
         self._cap = max_retries + 1 + THROTTLE_ALLOWANCE
 
     def __call__(self, state: RetryCallState) -> bool:
-        others = state.attempt_number - _tried(state).throttled
-        return others > self._max_retries or state.attempt_number >= self._cap
+        tried = _tried(state)
+        # The row's own count: a row whose doubt was settled out of its worker goes on
+        # under a fresh copy of the policy, with the retries it has left.
+        others = tried.tries - tried.throttled
+        return others > self._max_retries or tried.tries >= self._cap
 
 
 class _Wait(tenacity.wait.wait_base):
@@ -83,20 +95,44 @@ def send_policy(
     return AsyncRetrying(
         stop=_StopAfterRetries(max_retries),
         wait=_Wait(),
-        retry=tenacity.retry_if_result(lambda t: _again(t.reply) and keep_going()),
+        # A parked row in doubt leaves the policy: it is settled out of its worker's slot.
+        retry=tenacity.retry_if_result(
+            lambda t: _again(t.reply) and keep_going() and not (t.parked and t.in_doubt)
+        ),
         sleep=sleep,
         retry_error_callback=_tried,
     )
 
 
+class _Answered(Protocol):
+    @property
+    def reply(self) -> Reply: ...
+
+
+def _answer_wait(state: RetryCallState) -> float:
+    """The server's Retry-After when it gave one, else backoff with full jitter."""
+    assert state.outcome is not None
+    answered: _Answered = state.outcome.result()
+    reply = answered.reply
+    if reply.kind is Kind.RATE_LIMITED:
+        return 0.0  # the shared pacer holds every request back, this one included
+    if reply.retry_after is not None:
+        return reply.retry_after
+    return _BACKOFF(state)
+
+
+_BACKOFF = tenacity.wait_random_exponential(multiplier=0.5, max=10)
+
+
 def listing_policy(
-    *, attempts: int = 4, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+    *, attempts: int = 6, sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 ) -> AsyncRetrying:
-    """The policy for GET /app when settling whether an app exists."""
+    """The policy for one page of GET /app, or one GET /app/{id}: the retried callable
+    returns something with a ``reply``."""
     return AsyncRetrying(
         stop=tenacity.stop_after_attempt(attempts),
-        wait=tenacity.wait_random_exponential(multiplier=0.5, max=10),
-        retry=tenacity.retry_if_result(lambda pair: _again(pair[0])),
+        wait=_answer_wait,
+        retry=tenacity.retry_if_result(lambda answered: _again(answered.reply)),
         sleep=sleep,
         retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]
     )

@@ -38,6 +38,7 @@ from ._payloads import Row
 from ._pool import Decide, Pool
 from ._prepared import Prepared, prepare, spool_rows
 from ._progress import Progress
+from ._recall import Recall
 from ._report import Report
 from ._results import STATUSES, Result, Stats, check_output, frame_of, tuples_frame, write_frames
 from ._sender import Sender, Shared, unfinished
@@ -271,7 +272,8 @@ async def _send_all(
     bar = Progress(prepared.count, enabled=options.progress)
     pool = Pool(run.rows, run.results, bar, journal, control)
     try:
-        journal.start(prepared.source, prepared.count, timeout=options.timeout)
+        # A killed run's last requests get the same wait before --resume looks them up.
+        journal.start(prepared.source, prepared.count, timeout=options.settle)
         run.begun = True
         assert settings.api_key is not None
         async with Client(
@@ -282,8 +284,27 @@ async def _send_all(
             pool=options.concurrency + 1,
         ) as client:
             pacer = Pacer(rate=options.rate)
-            directory = Directory(client, pacer, stats=stats)
-            shared = Shared(client, pacer, directory, journal, control, RetryBudget(), stats)
+            directory = Directory(client, pacer, stats=stats, max_retries=options.max_retries)
+            recall = Recall(
+                client,
+                pacer,
+                stats,
+                journal,
+                server=(settings.base_url, settings.api_key.fingerprint()),
+                skip_existing=getattr(options, "skip_existing", True),
+                max_retries=options.max_retries,
+            )
+            shared = Shared(
+                client,
+                pacer,
+                directory,
+                journal,
+                control,
+                RetryBudget(),
+                stats,
+                recall=recall,
+                settle_wait=options.settle,
+            )
             sender = Sender(shared, max_retries=options.max_retries)
             await let_land(journal.earlier, options.timeout, sleep=control.pause)
             if not control.stopping and await pool.list_teams(directory, prepared.sending_teams):

@@ -11,6 +11,7 @@ protects once more on servers that honour it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,11 +27,14 @@ from ._directory import Directory, Unsettled, conflict_message
 from ._journal import Journal
 from ._logs import log, note
 from ._pacing import Pacer
+from ._parking import Parking
 from ._payloads import Row
+from ._recall import Recall
 from ._results import Result, Stats
 from ._retrying import send_policy
+from ._unfinished import unfinished
 
-__all__ = ["RowSend", "Sender", "Shared", "unfinished"]
+__all__ = ["Parking", "RowSend", "Sender", "Shared", "unfinished"]
 
 _AGAIN = (Action.RETRY, Action.RECONCILE)
 _STOP_WORKERS = b'{"configuration":{"active_workers":0}}'
@@ -62,6 +66,8 @@ class Shared:
     budget: RetryBudget
     stats: Stats
     clock: Callable[[], float] = time.monotonic
+    recall: Recall | None = None  # what bulk's own record knows, for lagging listings
+    settle_wait: float = 0.0  # seconds after an ambiguous failure before looking
 
     def learn(self, reply: Reply, sent_at: float) -> None:
         """Feeds the pacer and the budget: the limit and the health belong to the key."""
@@ -86,7 +92,18 @@ class RowSend:
     """One row on its way: its attempts (``attempt`` is what tenacity retries), the
     settling of a doubtful one, and the result it ends with."""
 
-    __slots__ = ("_doubt", "_ready", "_scaled", "_shared", "attempts", "reply", "row", "throttled")
+    __slots__ = (
+        "_doubt",
+        "_ready",
+        "_scaled",
+        "_shared",
+        "attempts",
+        "parked",
+        "reply",
+        "row",
+        "throttled",
+        "tries",
+    )
 
     def __init__(self, shared: Shared, row: Row, *, doubt: float | None = None) -> None:
         self._shared, self.row = shared, row
@@ -94,7 +111,23 @@ class RowSend:
         self._ready = False  # an attempt made before the retry policy took over
         self._scaled = False  # a rollback's PUT to 0 workers is done
         self.attempts = self.throttled = 0
+        self.tries = 0  # attempts made, under any policy: the retries they use up
+        self.parked = False  # a doubt is settled out of the worker's slot, not in it
         self.reply: Reply | None = None  # the last answer
+
+    @property
+    def doubt(self) -> float | None:
+        """The moment after which a listing may settle the last request; None: no doubt."""
+        return self._doubt
+
+    @property
+    def in_doubt(self) -> bool:
+        return self._doubt is not None
+
+    def hurry(self) -> None:
+        """Settle now, not when the request could have landed: the run is stopping."""
+        if self._doubt is not None:
+            self._doubt = min(self._doubt, self._shared.clock())
 
     async def attempt(self) -> RowSend:
         if self._ready:
@@ -105,6 +138,7 @@ class RowSend:
             if found is not None:
                 self.reply = found
                 return self
+        self.tries += 1
         await self._post()
         return self
 
@@ -128,8 +162,9 @@ class RowSend:
         sent_at = await shared.pacer.acquire()
         if shared.control.stopping:
             return False  # the last answer stands; the result says the run stopped
-        if self.attempts == 0 and not self._scaled:
-            shared.journal.intent(row)  # once, before the row's first request
+        # On disk before the request goes out, each time: --resume waits for the last
+        # one sent to land before it lists.
+        await shared.journal.durable(shared.journal.intent(row))
         self.attempts += not preliminary
         shared.stats.count(method, retry=self.attempts > 1 and not preliminary)
         if method == "POST":  # the hot path: no dispatch of its own
@@ -153,29 +188,38 @@ class RowSend:
         if reply.kind is Kind.RATE_LIMITED:
             self.throttled += 1
             shared.stats.throttled += 1
-        if reply.action is Action.RECONCILE:
-            self._doubt = shared.clock() + reply.settle_after
+        if reply.action is Action.RECONCILE:  # look only once it could have landed
+            self._doubt = shared.clock() + max(reply.settle_after, shared.settle_wait)
         if method == "PUT" and row.op == "delete" and reply.status == 404:
             reply = Reply(Action.DONE, Kind.GONE, 404, row.target)  # gone before its turn
         self.reply = reply
         return True
 
     async def settle(self) -> Reply | None:
-        """Looks the app up; a Reply when it exists, or when its fate cannot be known."""
-        shared, row, after = self._shared, self.row, self._doubt
+        """Looks the app up; a Reply when it exists, or when its fate cannot be known.
+        A name still missing is looked up once more, in a listing started after the
+        first: a listing may lag behind a create that finished late."""
+        shared, after = self._shared, self._doubt
         self._doubt = None
         try:
-            ids = await shared.directory.ids(row.team, row.name, after=after or 0.0)
+            new = await self._look(after or 0.0)
+            if not new and not shared.control.stopping:
+                new = await self._look(shared.clock())
         except Unsettled as exc:
             error = f"may have been created; could not check: {exc}"
             return Reply(Action.FINAL, Kind.AMBIGUOUS, error=error)
-        new = [app_id for app_id in ids if app_id not in row.existing]
         if not new:
             return None
         if len(new) > 1:
-            return Reply(Action.FINAL, Kind.CLIENT, error=conflict_message(row.team, row.name, new))
+            error = conflict_message(self.row.team, self.row.name, new)
+            return Reply(Action.FINAL, Kind.CLIENT, error=error)
         shared.stats.adopted += 1
         return Reply(Action.DONE, Kind.CREATED, app_id=new[0])
+
+    async def _look(self, after: float) -> list[str]:
+        row = self.row
+        ids = await self._shared.directory.ids(row.team, row.name, after=after)
+        return [app_id for app_id in ids if app_id not in row.existing]
 
     async def last_look(self) -> None:
         """Out of retries, or stopping, with the last request in doubt: one more look."""
@@ -214,46 +258,6 @@ class RowSend:
         )
 
 
-def unfinished(
-    row: Row,
-    control: RunControl,
-    *,
-    attempts: int = 0,
-    last: Reply | None = None,
-    in_flight: bool = False,
-) -> Result:
-    """The result of a row the run did not finish: invalid, abandoned in flight, not
-    retried, or not sent. Every such row of every path gets it from here."""
-    if row.error:
-        return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
-    if in_flight:  # its answer never came: it may exist
-        error = (
-            "sent, then abandoned before its answer came: the app may exist; --resume looks "
-            "it up before sending again"
-        )
-        return Result(
-            row.number,
-            row.name,
-            "skipped",
-            attempts=max(attempts, 1),
-            error=error,
-            error_kind="ambiguous",
-        )
-    reason = control.reason or "the run stopped"
-    if last is None:
-        return Result(
-            row.number,
-            row.name,
-            "skipped",
-            error=f"not sent: {reason}",
-            error_kind=control.reason_kind,
-        )
-    error = f"not retried: {reason}" + (f"; last answer: {last.error}" if last.error else "")
-    return Result(
-        row.number, row.name, "skipped", None, last.status, attempts, error, last.kind.value
-    )
-
-
 class Sender:
     """Sends rows one ``RowSend`` each, under one retry policy built for the run."""
 
@@ -264,25 +268,66 @@ class Sender:
         max_retries: int,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        self._shared = shared
+        self._shared, self._max_retries = shared, max_retries
         control, budget = shared.control, shared.budget
+        self._keep_going: Callable[[], bool] = lambda: not control.stopping and not budget.exhausted
         self._policy = send_policy(
-            max_retries=max_retries,
-            keep_going=lambda: not control.stopping and not budget.exhausted,
-            sleep=sleep,
+            max_retries=max_retries, keep_going=self._keep_going, sleep=sleep
         )
         self._idle: list[AsyncRetrying] = []
 
-    async def send(self, row: Row, *, in_doubt: bool = False, since: float = 0.0) -> Result:
-        """Creates the row's app; ``in_doubt`` when an earlier run may have created it."""
+    async def send(
+        self,
+        row: Row,
+        *,
+        in_doubt: bool = False,
+        since: float = 0.0,
+        parking: Parking | None = None,
+    ) -> Result | None:
+        """Creates the row's app; ``in_doubt`` when an earlier run may have created it.
+        With ``parking``, a row left in doubt is settled apart and its result recorded
+        from there (None here): its worker goes on to the next row meanwhile."""
+        recall = self._shared.recall
+        if recall is not None and row.op == "create" and not in_doubt:
+            known = await recall.confirm(row)  # missing from a listing that may lag
+            if known is not None:
+                return known
         one = RowSend(self._shared, row, doubt=since if in_doubt else None)
+        one.parked = parking is not None
         await one.attempt()
-        if one.made_first():
+        if not (one.parked and one.in_doubt) and one.made_first():
             # Most rows succeed at once and never pay for the policy's bookkeeping; the
             # others go on under it from this first attempt, as if it had made it.
             await self._retried(one)
+        if parking is not None and one.in_doubt:
+            parking.park(row, functools.partial(self._apart, one, parking.slot))
+            return None
+        return await self._end(one)
+
+    async def _apart(self, one: RowSend, slot: anyio.CapacityLimiter) -> Result:
+        """A row in doubt, out of any worker's slot: wait until its request could have
+        landed, look (twice), and only then take a slot to send it again."""
+        clock, control = self._shared.clock, self._shared.control
+        while one.doubt is not None:
+            await control.pause(max(one.doubt - clock(), 0.0))
+            if control.stopping:  # look now: unsettled, its intent keeps it for --resume
+                one.hurry()
+            found = await one.settle()
+            if found is not None:
+                one.reply = found
+                break
+            if not self._keep_going() or one.tries - one.throttled > self._max_retries:
+                break  # shown absent: it failed, and is not sent again
+            async with slot:
+                await self._retried(one)  # stops at the next doubt, to come back here
+        return await self._end(one)
+
+    async def _end(self, one: RowSend) -> Result:
         await one.last_look()
-        return one.result()
+        result = one.result()
+        if self._shared.recall is not None:
+            self._shared.recall.learn(one.row, result)
+        return result
 
     async def _retried(self, one: RowSend) -> None:
         # A policy holds the state of one call: each is reused by one row at a time.

@@ -210,6 +210,8 @@ def test_apply_through_faults_and_a_kill_creates_nothing_twice(tmp_path, emulato
             "--resume",
             "--max-retries",
             "10",
+            "--timeout",
+            "1",
             cwd=tmp_path,
             env=env,
         )

@@ -53,6 +53,7 @@ def test_every_row_created_exactly_once_through_faults(tmp_path, emulator_thread
             api_key=KEY,
             concurrency=12,
             max_retries=10,
+            timeout=1,  # an ambiguous failure is settled one timeout later
             progress=False,
             output=tmp_path / "r.csv",
         )
@@ -103,6 +104,8 @@ def test_service_down_trips_the_retry_budget(tmp_path, emulator_thread):
             "8",
             "--max-retries",
             "3",
+            "--timeout",
+            "1",
             cwd=tmp_path,
             env=cli_env(emu.url),
         )
@@ -192,7 +195,15 @@ def test_sigkill_mid_run_then_resume_creates_every_row_once(tmp_path, emulator_t
         assert len(emu.record.created) < 120
         intents = Counter(e["name"] for e in _journal(tmp_path) if e["event"] == "intent")
         done = run_cli(
-            "create", "m.csv", "--resume", "--concurrency", "6", cwd=tmp_path, env=cli_env(emu.url)
+            "create",
+            "m.csv",
+            "--resume",
+            "--concurrency",
+            "6",
+            "--timeout",
+            "1",
+            cwd=tmp_path,
+            env=cli_env(emu.url),
         )
         assert done.returncode == 0, done.stdout + done.stderr
         results = pd.read_csv(tmp_path / "m.results.csv")
@@ -270,7 +281,13 @@ def test_ambiguous_failures_share_a_few_listings(tmp_path, emulator_thread):
     path = manifest(tmp_path, 100)
     with emulator_thread(Faults(drop_after=0.3, idempotency=False, seed=11)) as emu:
         results = bulk.run(
-            path, base_url=emu.url, api_key=KEY, concurrency=8, progress=False, max_retries=8
+            path,
+            base_url=emu.url,
+            api_key=KEY,
+            concurrency=8,
+            progress=False,
+            max_retries=8,
+            timeout=1,
         )
         drops, gets = emu.record.drops["after"], emu.record.gets
         assert_exactly_once(emu, results, 100)
@@ -402,6 +419,7 @@ def test_the_report_counts_what_the_server_saw(tmp_path, emulator_thread):
             api_key=KEY,
             concurrency=8,
             progress=False,
+            timeout=1,
             output=tmp_path / "r.csv",
         )
         seen = emu.record

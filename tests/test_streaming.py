@@ -110,7 +110,12 @@ def test_rows_that_finish_out_of_order_come_back_in_manifest_order(
     path = write(tmp_path / "m.csv", frame(40))
     with emulator_thread(Faults(error_rate=0.25, seed=3)) as emu:
         result = bulk.run(
-            path, output=tmp_path / "r.csv", base_url=emu.url, api_key=KEY, progress=False
+            path,
+            output=tmp_path / "r.csv",
+            base_url=emu.url,
+            api_key=KEY,
+            progress=False,
+            timeout=1,
         )
         apps = {a["name"]: a["id"] for a in emu.apps["user_emulated"].values()}
         record = emu.record
@@ -132,7 +137,8 @@ def test_every_intent_is_on_disk_before_its_post_arrives(tmp_path, emulator_thre
     def check(headers):
         key = headers["Idempotency-Key"]
         lines = (tmp_path / "r.journal.jsonl").read_text().splitlines()
-        intents = {json.loads(line).get("key") for line in lines}
+        # A line being written by another row meanwhile may be cut short: not this one's.
+        intents = {json.loads(line).get("key") for line in lines if line.endswith("}")}
         keys_seen.append(key)
         if key not in intents:
             missing.append(key)

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
-__all__ = ["Faults", "Record", "TokenBucket", "draw", "retry_after_header"]
+__all__ = ["PAGING", "Faults", "Record", "TokenBucket", "draw", "retry_after_header"]
+
+
+PAGING = ("cursor", "next", "link", "page")
 
 
 @dataclass
@@ -31,17 +34,33 @@ class Faults:
     start_seconds: float = 0.0  # an app given workers is INITIALIZING this long, then RUNNING
     never_start: tuple[str, ...] = ()  # names of apps that stay INITIALIZING
     fail: tuple[str, ...] = ()  # names of apps that end FAILED once given workers
+    page_size: int = 0  # apps per page of GET /app; 0: one answer holds them all
+    paging: str = "cursor"  # how a page leads to the next: cursor, next, link or page
+    list_lag: float = 0.0  # seconds before a new app shows in listings
+    late_create: float = 0.0  # share of valid POSTs answered 504, the app created later
+    late_delay: float = 0.0  # seconds after such a 504 that the app is created
+    list_error_rate: float = 0.0  # share of listings answered 503 with Retry-After
 
     def __post_init__(self) -> None:
         self.never_start, self.fail = tuple(self.never_start), tuple(self.fail)
-        for name in ("error_rate", "drop_before", "drop_after"):
+        for name in ("error_rate", "drop_before", "drop_after", "late_create", "list_error_rate"):
             share = getattr(self, name)
             if not 0 <= share <= 1:
                 raise ValueError(f"{name} must be a share from 0 to 1, got {share!r}")
         if self.retry_after not in ("seconds", "date", "none"):
             raise ValueError(f"retry_after must be seconds, date or none, got {self.retry_after!r}")
-        if self.rate_limit < 0 or self.latency < 0 or self.start_seconds < 0:
-            raise ValueError("rate_limit, latency and start_seconds must be 0 or more")
+        for name in (
+            "rate_limit",
+            "latency",
+            "start_seconds",
+            "list_lag",
+            "late_delay",
+            "page_size",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)!r}")
+        if self.paging not in PAGING:
+            raise ValueError(f"paging must be one of {', '.join(PAGING)}, got {self.paging!r}")
         if self.burst is not None and self.burst < 1:
             raise ValueError(f"burst must be 1 or more, got {self.burst!r}")
 
@@ -88,6 +107,9 @@ class Record:
     bodies: list[dict[str, Any]] = field(default_factory=list)  # POST bodies, as received
     headers: list[dict[str, str]] = field(default_factory=list)  # POST headers of interest
     replays: int = 0
+    late: int = 0  # POSTs answered 504 whose app comes later
+    landed: int = 0  # of those, the apps created since
+    pages: int = 0  # pages of GET /app answered 200
     peers: set[tuple[str, int]] = field(default_factory=set)  # client sockets seen
     drops: Counter[str] = field(default_factory=Counter)
     post_times: list[float] = field(default_factory=list)  # arrival of each POST

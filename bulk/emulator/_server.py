@@ -57,6 +57,8 @@ class Emulator:
         self._buckets: dict[str, TokenBucket] = {}
         self._answers: dict[tuple[str, str], tuple[int, bytes]] = {}
         self.loras: dict[str, list[dict[str, Any]]] = {}  # app id -> LoRAs as created
+        self.order: dict[str, list[str]] = {}  # owner -> ids in creation order, never cut
+        self.born: dict[str, float] = {}  # app id -> when it was created (monotonic)
 
     def owner(self, request: web.Request) -> str:
         return request.headers.get("x-team-id") or USER_ID
@@ -93,10 +95,17 @@ class Emulator:
         }
         self.apps.setdefault(owner, {})[app_id] = app
         self.lifecycle.scaled(app, 0)
+        self.order.setdefault(owner, []).append(app_id)
+        self.born[app_id] = time.monotonic()
         # What the API keeps and does not show: every LoRA field, for PUT to check.
         self.loras[app_id] = list((body["workflow"].get("tools") or {}).get("loras", []))
         self.record.created[(owner, body["name"])] += 1
         return app
+
+    def land(self, owner: str, body: dict[str, Any]) -> None:
+        """A create that finishes after its 504."""
+        self.store(owner, body)
+        self.record.landed += 1
 
     def created_answer(self, app: dict[str, Any]) -> dict[str, Any]:
         if self.faults.envelope:
@@ -165,6 +174,10 @@ async def _post_app(request: web.Request) -> web.Response:
     problem = check_body(body)
     if problem:
         return _json(400, {"error": problem})
+    if emu.draw(emu.faults.late_create):  # a proxy gave up; the upstream goes on
+        emu.record.late += 1
+        asyncio.get_running_loop().call_later(emu.faults.late_delay, emu.land, owner, body)
+        return _json(504, {"error": "Gateway timeout."})
     answer = json.dumps(emu.created_answer(emu.store(owner, body))).encode()
     emu.remember(owner, key, 201, answer)
     if emu.draw(emu.faults.drop_after):
@@ -220,12 +233,6 @@ def _reading(handler: Callable[[web.Request, Emulator], Awaitable[web.Response]]
 
 
 @_reading
-async def _list_apps(request: web.Request, emu: Emulator) -> web.Response:
-    apps = emu.apps.get(emu.owner(request), {}).values()
-    return _json(200, {"data": [emu.lifecycle.show(app) for app in apps]})
-
-
-@_reading
 async def _get_app(request: web.Request, emu: Emulator) -> web.Response:
     app = emu.apps.get(emu.owner(request), {}).get(request.match_info["app_id"])
     if app is None:
@@ -267,13 +274,14 @@ async def _count_statuses(
 
 def make_app(emulator: Emulator) -> web.Application:
     from ._changes import delete_app, put_app  # they build on this module's helpers
+    from ._listing import list_apps
 
     app = web.Application(middlewares=[_count_statuses])
     app.router.add_put("/app/{app_id}", put_app)
     app.router.add_delete("/app/{app_id}", delete_app)
     app[EMULATOR] = emulator
     app.router.add_post("/app", _post_app)
-    app.router.add_get("/app", _list_apps)
+    app.router.add_get("/app", list_apps)
     app.router.add_get("/app/{app_id}", _get_app)
     app.router.add_get(RECORD_PATH, _record)
     return app
