@@ -7,8 +7,9 @@
 Each measurement gets a fresh emulator in a process of its own; bulk runs as the real
 command line (``python -m bulk create``), the bare loop as a script of its own, one after
 the other, alternating; (s) sets bulk against itself with every fsync a no-op, and (f)
-a re-run of rows that all exist against a ``--dry-run``. The figures are medians, and ratios of runs made side by side:
-these machines are shared and noisy, so absolute speeds mean little. The table goes to
+a re-run of rows that all exist against a ``--dry-run``. The figures are medians, and
+ratios of runs made side by side: these machines are shared and noisy, so absolute
+speeds mean little. The table goes to
 stdout, the raw runs to ``benchmarks/results.json`` and the pacing of (d) to
 ``benchmarks/pacing.png``; a partial run (``--only``, ``--pairs``) writes ``last-*`` files
 beside them instead, so that a quick look never replaces the README's figures.
