@@ -1,13 +1,15 @@
 """The performance table of the README: bulk against a bare aiohttp loop, side by side.
 
     pip install -e '.[bench]'          # matplotlib, for benchmarks/pacing.png
-    python benchmarks/run.py           # every scenario, 3 pairs each: about 15 minutes
+    python benchmarks/run.py           # every scenario, 3 pairs each: about 20 minutes
     python benchmarks/run.py --only a,c --pairs 1
 
 Each measurement gets a fresh emulator in a process of its own; bulk runs as the real
 command line (``python -m bulk create``), the bare loop as a script of its own, one after
-the other, alternating. The figures are medians, and ratios of runs made side by side:
-these machines are shared and noisy, so absolute speeds mean little. The table goes to
+the other, alternating; (s) sets bulk against itself with every fsync a no-op, and (f)
+a re-run of rows that all exist against a ``--dry-run``. The figures are medians, and
+ratios of runs made side by side: these machines are shared and noisy, so absolute
+speeds mean little. The table goes to
 stdout, the raw runs to ``benchmarks/results.json`` and the pacing of (d) to
 ``benchmarks/pacing.png``; a partial run (``--only``, ``--pairs``) writes ``last-*`` files
 beside them instead, so that a quick look never replaces the README's figures.
