@@ -6,11 +6,20 @@ results = bulk.run("apps.csv", output="apps.results.csv")
 
 from importlib import metadata as _metadata
 
-from ._apply import aapply, apply
-from ._config import ApiKey
-from ._control import RunControl
-from ._delete import DeleteOptions, adelete, delete
-from ._errors import (
+from ._operations.apply import aapply, apply
+from ._operations.delete import DeleteOptions, adelete, delete
+from ._operations.export import aexport, export
+from ._operations.plan import PlanTotals, aplan, plan
+from ._operations.status import STATUS_COLUMNS, LiveOptions, astatus, status
+from ._operations.wait import WaitOptions, await_apps, wait
+from ._output.report import Report
+from ._output.results import COLUMNS, STATUSES
+from ._running.control import RunControl
+from ._running.options import RunOptions
+from ._running.runner import arun
+from ._running.sync import run
+from ._shared.config import ApiKey
+from ._shared.errors import (
     ERROR_KINDS,
     BulkError,
     ConfigError,
@@ -19,15 +28,6 @@ from ._errors import (
     ServiceError,
     UsageError,
 )
-from ._export import aexport, export
-from ._options import RunOptions
-from ._plan import PlanTotals, aplan, plan
-from ._report import Report
-from ._results import COLUMNS, STATUSES
-from ._runner import arun
-from ._status import STATUS_COLUMNS, LiveOptions, astatus, status
-from ._sync import run
-from ._wait import WaitOptions, await_apps, wait
 from .emulator._background import Emulator
 
 try:  # the version is written once, in pyproject.toml

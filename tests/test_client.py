@@ -8,17 +8,17 @@ from email.utils import formatdate
 import aiohttp
 import pytest
 
-from bulk._breaker import RetryBudget
-from bulk._client import MAX_ERROR_TEXT, Client, parse_retry_after
-from bulk._config import ApiKey
-from bulk._control import RunControl
-from bulk._directory import Directory
-from bulk._journal import Journal
-from bulk._pacing import Pacer
-from bulk._payloads import build_rows
-from bulk._results import Stats
-from bulk._retrying import THROTTLE_ALLOWANCE
-from bulk._sender import Sender, Shared
+from bulk._http.breaker import RetryBudget
+from bulk._http.client import MAX_ERROR_TEXT, Client, parse_retry_after
+from bulk._http.directory import Directory
+from bulk._http.pacing import Pacer
+from bulk._http.retrying import THROTTLE_ALLOWANCE
+from bulk._output.results import Stats
+from bulk._running.control import RunControl
+from bulk._running.journal import Journal
+from bulk._running.sender import Sender, Shared
+from bulk._shared.config import ApiKey
+from bulk._validating.payloads import build_rows
 
 from .helpers import FakeClock
 

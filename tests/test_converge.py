@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk._compare import judge
+from bulk._validating.compare import judge
 from bulk.emulator import Faults
 
 from .helpers import KEY, cli_env, run_cli, wait_for

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bulk._existing import decide
-from bulk._journal import Prior
-from bulk._payloads import build_rows
+from bulk._running.existing import decide
+from bulk._running.journal import Prior
+from bulk._validating.payloads import build_rows
 
 
 def row():

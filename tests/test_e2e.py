@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk._manifest import read_manifest
-from bulk._payloads import build_rows
-from bulk._results import COLUMNS
+from bulk._output.results import COLUMNS
+from bulk._reading.manifest import read_manifest
+from bulk._validating.payloads import build_rows
 from bulk.emulator import serve
 
 from .helpers import KEY, SAMPLES, cli_env, run_cli

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from bulk._cli_serve import _faults, serve_parser
+from bulk._cli.serve import _faults, serve_parser
 from bulk.emulator import Faults
 
 from .helpers import KEY, wait_for

@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 import pytest
 
-from bulk._locks import lock_folder, lock_teams
+from bulk._running.locks import lock_folder, lock_teams
 
 from .helpers import ROOT, cli_env, run_cli
 

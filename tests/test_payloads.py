@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk import _jsoncodec as jsoncodec
-from bulk._payloads import build_rows, idempotency_key
-from bulk._records import Record
+from bulk._reading.records import Record
+from bulk._shared import jsoncodec
+from bulk._validating.payloads import build_rows, idempotency_key
 
 URL = "https://huggingface.co/black-forest-labs/FLUX.1-dev"
 LORA = {

@@ -230,8 +230,8 @@ def test_a_tampered_results_file_cannot_steer_delete(tmp_path, emulator_thread):
 
 @pytest.mark.anyio
 async def test_ids_from_a_server_are_never_requested(mocked):
-    from bulk._client import Action, Client
-    from bulk._config import ApiKey
+    from bulk._http.client import Action, Client
+    from bulk._shared.config import ApiKey
 
     async with Client("https://api.example", ApiKey(PLAIN_KEY), timeout=5, pool=1) as client:
         put = await client.update("../admin/users/42", b"{}", team=None)
@@ -247,9 +247,9 @@ async def test_the_session_sends_nothing_off_the_base_url(emulator_thread):
     the session itself sends none to another scheme, host or port."""
     from yarl import URL as Url
 
-    from bulk._client import Action, Client
-    from bulk._config import ApiKey
-    from bulk._origin import Refused
+    from bulk._http.client import Action, Client
+    from bulk._http.origin import Refused
+    from bulk._shared.config import ApiKey
 
     with emulator_thread() as other:
         moved = Answer(302, headers={"Location": f"{other.url}/app"})

@@ -183,7 +183,7 @@ def test_a_run_after_a_rollback_creates_the_apps_again_where_keys_are_remembered
 
 
 def test_a_second_run_of_the_same_journal_at_once_is_refused(tmp_path):
-    from bulk._journal import Journal
+    from bulk._running.journal import Journal
 
     path = tmp_path / "r.journal.jsonl"
     first = Journal(path, resume=False)
@@ -228,8 +228,8 @@ def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn):
     import sys
     import types
 
-    from bulk._progress import Progress
-    from bulk._results import Result
+    from bulk._output.progress import Progress
+    from bulk._output.results import Result
 
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     real = importlib.util.find_spec
@@ -245,7 +245,7 @@ def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn):
 
 
 def test_two_runs_writing_to_the_same_team_at_once_are_refused(tmp_path, emulator_thread):
-    from bulk._journal import lock_teams
+    from bulk._running.journal import lock_teams
 
     manifest(tmp_path, 2)
     with emulator_thread() as emu, lock_teams(emu.url, [""]):  # a run in progress
@@ -266,7 +266,7 @@ def test_a_summary_is_written_for_a_run_that_could_not_run(tmp_path):
 def test_an_unlimited_rate_is_null_in_json_logs():
     import logging
 
-    from bulk._logs import _Json
+    from bulk._shared.logs import _Json
 
     record = logging.LogRecord("bulk", 5, "", 0, "pacer rate", (), None)
     record.fields = {"rate_from": float("inf"), "rate_to": 5.0}

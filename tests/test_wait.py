@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk import _settle
+from bulk._operations import settle as _settle
 from bulk.emulator import Faults, serve
 
 from .helpers import KEY, FakeClock, cli_env, run_cli, wait_for
