@@ -3,40 +3,12 @@ so that ``--resume`` never finishes one run's work with another's."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .._validating.payloads import Row
-
-__all__ = ["FORMAT", "RowsDigest", "Target", "rows_digest"]
+__all__ = ["FORMAT", "Target"]
 
 FORMAT = 2  # the journal's format version
-
-
-class RowsDigest:
-    """A digest of what the rows ask for (LoRA tables included), fed chunk by chunk: a
-    changed manifest changes it, a manifest read from another format with the same rows
-    does not. Teams are hashed apart: ``Target`` compares them on their own, to say so."""
-
-    def __init__(self) -> None:
-        self._rows, self._placement = hashlib.sha256(), hashlib.sha256()
-
-    def update(self, rows: Iterable[Row]) -> None:
-        for row in rows:
-            what = row.payload or (row.target or row.error or "").encode()
-            self._rows.update(f"{row.number}\x00{row.name}\x00".encode() + what)
-            self._placement.update(f"{row.number}\x00{row.team or ''}\x00".encode())
-
-    def hexdigest(self) -> str:
-        return f"{self._rows.hexdigest()[:32]}-{self._placement.hexdigest()[:16]}"
-
-
-def rows_digest(rows: Iterable[Row]) -> str:
-    digest = RowsDigest()
-    digest.update(rows)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -46,7 +18,7 @@ class Target:
     base_url: str
     teams: tuple[str, ...]  # teams of the rows; "" for the user's own apps
     key: str  # the key's fingerprint
-    digest: str  # rows_digest of the manifest
+    digest: str  # the RowsDigest of the manifest
 
     def to_json(self) -> dict[str, Any]:
         return {

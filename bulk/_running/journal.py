@@ -32,21 +32,19 @@ from .._shared.durable import GroupCommit, fsync_dir, replace_durably
 from .._shared.errors import UsageError
 from .._shared.logs import log
 from .._validating.payloads import Row
-from .binding import FORMAT, RowsDigest, Target, rows_digest
+from .binding import FORMAT, Target
 from .locks import hold, lock_teams, no_symlink, open_nofollow, release
 
 __all__ = [
     "FORMAT",
     "Journal",
     "Prior",
-    "RowsDigest",
     "Target",
     "check_journal",
     "journal_path",
     "let_land",
     "lock_teams",
     "read_journal",
-    "rows_digest",
     "salted_key",
 ]
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .._reading.delimited import Reading
 from .._reading.manifest import ManifestReader
-from .._running.journal import RowsDigest
+from .digest import RowsDigest
 from .payloads import MAX_BODY_BYTES, Row, Validator
 from .spool import Spool
 
