@@ -15,13 +15,13 @@ import pandas as pd
 
 from .._http.directory import Directory
 from .._output.results import Result
-from .._reading.formats import EXTENSIONS
 from .._running.control import RunControl
 from .._running.journal import Prior
 from .._running.options import Target, takes_options
 from .._running.runner import Outcome, begin
 from .._running.sync import blocking
 from .._shared.errors import ManifestError, UsageError
+from .._shared.extensions import EXTENSIONS
 from .._shared.ids import app_id_problem
 from .._validating.payloads import Row
 from .._validating.prepared import gather

@@ -16,11 +16,11 @@ from typing import Any, BinaryIO
 import pandas as pd
 
 from .._output.results import write_atomically
-from .._reading.formats import EXTENSIONS
 from .._reading.manifest import FIELDS, LORA_FIELDS
 from .._running.sync import blocking
 from .._shared import jsoncodec
 from .._shared.errors import UsageError
+from .._shared.extensions import EXTENSIONS
 from .status import LiveOptions, listed_teams
 
 __all__ = ["EXPORT_COLUMNS", "aexport", "check_export_output", "export", "export_frame"]

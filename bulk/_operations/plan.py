@@ -19,12 +19,12 @@ from .._http.directory import Directory, Unsettled, conflict_message
 from .._http.pacing import Pacer
 from .._output.report import Report
 from .._output.results import Stats, check_output, write_table
-from .._reading.formats import format_of
 from .._running.options import Manifest, RunOptions, takes_options
 from .._running.sync import blocking
 from .._shared import jsoncodec
 from .._shared.config import Settings, resolve_settings
 from .._shared.errors import ServiceError
+from .._shared.extensions import format_of
 from .._validating.compare import Judgement, judge
 from .._validating.payloads import Row
 from .._validating.prepared import prepare, spool_rows, spooled_rows

@@ -13,9 +13,9 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet
 
-from .._reading.formats import EXTENSIONS as READABLE
 from .._shared import durable as _durable
 from .._shared.errors import UsageError
+from .._shared.extensions import EXTENSIONS as READABLE
 
 # A results file is written in a format bulk reads back (a delete reads it).
 EXTENSIONS = {ext: kind for ext, kind in READABLE.items() if kind in ("csv", "parquet", "jsonl")}

@@ -30,9 +30,7 @@ Chunk = list[tuple[int | None, Raw]]
 
 __all__ = [
     "CHUNK_ROWS",
-    "EXTENSIONS",
     "Chunk",
-    "format_of",
     "frame_chunks",
     "header",
     "open_table",
@@ -42,28 +40,6 @@ __all__ = [
 CHUNK_ROWS = 2_000  # records per chunk: enough to amortise, small enough to stay flat
 # Keys of a JSONL line in the API's own nested shape that hold more fields.
 _NESTED = ("configuration", "workflow", "workflow.tools")
-EXTENSIONS = {
-    ".csv": "csv",
-    ".tsv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".xlsx": "xlsx",
-}
-
-
-def format_of(path: Path, what: str) -> str:
-    kind = EXTENSIONS.get(path.suffix.lower())
-    if kind is None:
-        known = ", ".join(sorted(EXTENSIONS))
-        ext = path.suffix or "(none)"
-        raise ManifestError(f"{what} {str(path)!r}: unknown extension {ext!r}; use one of {known}")
-    if path.is_dir():
-        raise ManifestError(f"{what} {str(path)!r} is a folder, not a file; give the file in it")
-    if not path.is_file():
-        raise ManifestError(f"{what} {str(path)!r} not found")
-    return kind
 
 
 def _jsonl_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:

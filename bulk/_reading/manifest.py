@@ -16,12 +16,12 @@ from typing import Any
 import pandas as pd
 
 from .._shared.errors import ManifestError
+from .._shared.extensions import format_of
 from . import formats
 from .delimited import Reading
 from .formats import (
     CHUNK_ROWS,
     Chunk,
-    format_of,
     frame_chunks,
     open_table,
 )

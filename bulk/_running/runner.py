@@ -35,9 +35,9 @@ from .._output.results import (
     tuples_frame,
     write_frames,
 )
-from .._reading.formats import format_of
 from .._shared.config import Settings, resolve_settings
 from .._shared.errors import ERROR_KINDS, Interrupted
+from .._shared.extensions import format_of
 from .._shared.logs import log
 from .._validating.payloads import Row
 from .._validating.prepared import Prepared, prepare, spool_rows
