@@ -7,6 +7,7 @@ results = bulk.run("apps.csv", output="apps.results.csv")
 from importlib import metadata as _metadata
 
 from ._operations.apply import aapply, apply
+from ._operations.create import arun, run
 from ._operations.delete import DeleteOptions, adelete, delete
 from ._operations.export import aexport, export
 from ._operations.plan import PlanTotals, aplan, plan
@@ -16,8 +17,6 @@ from ._output.report import Report
 from ._output.results import COLUMNS, STATUSES
 from ._running.control import RunControl
 from ._running.options import RunOptions
-from ._running.runner import arun
-from ._running.sync import run
 from ._shared.config import ApiKey
 from ._shared.errors import (
     ERROR_KINDS,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 
 from .._running.options import Manifest, RunOptions, takes_options
-from .._running.runner import execute_frame
 from .._running.sync import blocking
+from .create import execute_frame
 from .prune import default_pruned_output, prune_apps, prune_plan, pruning_options
 
 __all__ = ["aapply", "apply"]

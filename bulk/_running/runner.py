@@ -1,4 +1,4 @@
-"""Step 5: the run. ``arun`` is the one async core; ``run`` is a thin wrapper around it.
+"""Step 5: the run. ``execute`` is the one async core under ``arun``, ``run`` and ``aapply``.
 
 The manifest is read, validated and encoded in one pass (``prepared``), the rows parked
 on disk; then each team's apps are listed once, and the rows stream through the pool
@@ -36,7 +36,7 @@ from .._output.results import (
     write_frames,
 )
 from .._shared.config import Settings, resolve_settings
-from .._shared.errors import ERROR_KINDS, Interrupted
+from .._shared.errors import ERROR_KINDS
 from .._shared.extensions import format_of
 from .._shared.logs import log
 from .._validating.payloads import Row
@@ -46,13 +46,13 @@ from .control import RunControl, catch_signals, until_stopped
 from .existing import decide, decide_apply, unshown_result
 from .guard import guard
 from .journal import Journal, Target, check_journal, journal_path, let_land, lock_teams
-from .options import Manifest, RunOptions, Sending, takes_options
+from .options import Manifest, RunOptions, Sending
 from .ordered import OrderedResults
 from .pool import Decide, Pool
 from .recall import Recall
 from .sender import Sender, Shared, unfinished
 
-__all__ = ["Execution", "Outcome", "arun", "begin", "execute", "execute_frame"]
+__all__ = ["Execution", "Outcome", "begin", "execute"]
 
 
 @dataclass
@@ -78,41 +78,6 @@ class Outcome:
 
     def close(self) -> None:
         self.results.close()
-
-
-@takes_options(RunOptions)
-async def arun(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
-    """Creates one app per valid manifest row whose name the team does not have yet;
-    returns one result row per manifest row (a DataFrame manifest's index is kept).
-
-    ``frame.attrs`` carries ``summary`` (text), ``output`` (path or None), ``stopped``
-    (why the run stopped early, or None), ``warnings`` and ``first_body``.
-    Ctrl-C (in the main thread) or ``control.interrupt()`` stops the run taking rows;
-    it then raises ``Interrupted`` with the results so far. A cancelled run stops the
-    same way, writes what it has, and lets the cancellation propagate.
-    """
-    return await execute_frame(manifest, options)
-
-
-async def execute_frame(
-    manifest: Manifest, options: RunOptions, *, mode: str = "create"
-) -> pd.DataFrame:
-    """``arun`` (or, with ``mode="apply"``, ``aapply``) taking its options as one object."""
-    index = manifest.index if isinstance(manifest, pd.DataFrame) else None
-    outcome = await execute(manifest, options, mode=mode)
-    try:
-        frame = outcome.frame(index)
-    finally:
-        outcome.close()
-    if outcome.report.interrupted:
-        raise Interrupted(frame)
-    if options.wait and not options.dry_run and not outcome.report.stopped:
-        from .._operations.wait import settle_results  # the wait reads results files as delete does
-
-        frame = await settle_results(frame, options)
-        if frame.attrs["interrupted"]:
-            raise Interrupted(frame)
-    return frame
 
 
 async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "create") -> Outcome:

@@ -1,5 +1,5 @@
-"""``run``: the synchronous face of ``arun``, for scripts and notebooks; ``blocking``
-gives ``plan``, ``apply`` and ``delete`` theirs the same way."""
+"""``blocking``: the synchronous face of an async operation (``run`` of ``arun``, ``plan``,
+``apply``, ``delete`` ...), for scripts and notebooks."""
 
 from __future__ import annotations
 
@@ -17,23 +17,8 @@ import pandas as pd
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from .control import RunControl, catch_signals
-from .options import Manifest, RunOptions, takes_options
-from .runner import execute_frame
 
-__all__ = ["blocking", "run"]
-
-
-@takes_options(RunOptions)
-def run(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
-    """Runs ``arun`` to completion and returns its table; same arguments, same meaning.
-
-    Inside a running event loop (a Jupyter cell), the run gets an event loop of its own
-    in a helper thread (an anyio blocking portal) and this call waits for it, so it never
-    fails with "asyncio.run() cannot be called from a running event loop". Either way Ctrl-C (a
-    notebook's interrupt) stops the run as on the command line, and this call raises
-    ``Interrupted`` whose ``.results`` holds what was done.
-    """
-    return blocking(execute_frame, manifest, options)
+__all__ = ["blocking"]
 
 
 def blocking(

@@ -6,14 +6,12 @@ A test double of the server, not part of the client: it shares no code with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import random
 import secrets
-import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +22,7 @@ from ._contract import check_body
 from ._faults import Faults, Record, TokenBucket, draw, retry_after_header
 from ._lifecycle import Lifecycle
 
-__all__ = ["RECORD_PATH", "Emulator", "make_app", "serve"]
+__all__ = ["EMULATOR", "RECORD_PATH", "Emulator", "base_app"]
 
 BAD_GATEWAY = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center>"
@@ -272,40 +270,11 @@ async def _count_statuses(
     return response
 
 
-def make_app(emulator: Emulator) -> web.Application:
-    from ._changes import delete_app, put_app  # they build on this module's helpers
-    from ._listing import list_apps
-
+def base_app(emulator: Emulator) -> web.Application:
+    """The app with this module's routes: POST of apps, GET of one app, and the record."""
     app = web.Application(middlewares=[_count_statuses])
-    app.router.add_put("/app/{app_id}", put_app)
-    app.router.add_delete("/app/{app_id}", delete_app)
     app[EMULATOR] = emulator
     app.router.add_post("/app", _post_app)
-    app.router.add_get("/app", list_apps)
     app.router.add_get("/app/{app_id}", _get_app)
     app.router.add_get(RECORD_PATH, _record)
     return app
-
-
-@contextlib.asynccontextmanager
-async def serve(
-    *,
-    api_key: str | None = None,
-    faults: Faults | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[Emulator]:
-    """Runs the emulator on ``host:port`` (0: a free port) while the block runs."""
-    emulator = Emulator(api_key or secrets.token_urlsafe(24), faults or Faults())
-    runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
-    await site.start()
-    bound = runner.addresses[0]
-    scheme = "https" if ssl_context else "http"
-    emulator.url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
-    try:
-        yield emulator
-    finally:
-        await runner.cleanup()

@@ -1,0 +1,70 @@
+"""The folders are the architecture: imports run one way, from the command line down to
+the values, and no two modules import each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import bulk
+
+PACKAGE = Path(bulk.__file__).parent
+# Lowest first: a module may import from its own floor or any floor below it.
+FLOORS = [
+    "emulator",  # shares nothing with the client (test_api keeps it so); the CLI serves it
+    "_shared",
+    "_reading",
+    "_validating",
+    "_output",
+    "_http",
+    "_running",
+    "_operations",
+    "_cli",
+    "",  # the face and the entry points
+]
+
+
+def imports() -> dict[str, set[str]]:
+    """Each module of bulk/ and the modules of bulk/ it imports, anywhere in it."""
+    found: dict[str, set[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = ".".join(("bulk", *path.relative_to(PACKAGE).with_suffix("").parts))
+        package = name.removesuffix(".__init__").rsplit(".", 1)[0]
+        if path.name == "__init__.py":
+            package = name.removesuffix(".__init__")
+        found[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+                found[name] |= {f"{base}.{a.name}" for a in node.names} | {base}
+    return found
+
+
+def floor(module: str) -> int:
+    parts = module.split(".")
+    folder = parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in FLOORS) else ""
+    return FLOORS.index(folder) if folder in FLOORS else FLOORS.index("")
+
+
+def test_every_folder_is_a_known_floor():
+    folders = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders <= set(FLOORS)
+
+
+def test_imports_run_downward_only():
+    upward = [
+        f"{module} -> {target}"
+        for module, targets in imports().items()
+        for target in targets
+        if target.startswith("bulk.") and floor(target) > floor(module)
+    ]
+    assert upward == []
+
+
+def test_no_two_modules_import_each_other():
+    found = imports()
+    circles = [
+        (a, b) for a, targets in found.items() for b in targets if a < b and a in found.get(b, ())
+    ]
+    assert circles == []
