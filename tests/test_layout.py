@@ -68,3 +68,19 @@ def test_no_two_modules_import_each_other():
         (a, b) for a, targets in found.items() for b in targets if a < b and a in found.get(b, ())
     ]
     assert circles == []
+
+
+def test_docstrings_and_the_readme_number_the_steps_alike():
+    import re
+
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme[readme.index("## How the code is laid out") :]
+    for init in sorted(PACKAGE.glob("_*/__init__.py")):
+        step = re.match(r'"""Step (\d+)', init.read_text())
+        if step is None:
+            continue  # _shared: no step of its own
+        number = step.group(1)
+        assert re.search(rf"^{number}\. `{init.parent.name}/`", layout, re.M), init.parent.name
+        for module in init.parent.glob("*.py"):
+            said = re.match(r'"""Step (\d+)', module.read_text())
+            assert said is None or said.group(1) == number, module.name

@@ -1,4 +1,4 @@
-"""Step 3: pacing. One pacer per run, shared by every worker and every retry.
+"""Step 4: pacing. One pacer per run, shared by every worker and every retry.
 
 The rate limit belongs to the API key, not to a worker, so a 429 slows the whole pool:
 

@@ -1,5 +1,5 @@
-"""Step 6, the operations besides create: plan, apply and delete, each deciding what to do and
-running it.
+"""Step 6, the operations: create, plan, apply, delete (and prune), status, export and wait,
+each deciding what to do and running it.
 """
 
 __all__: list[str] = []

@@ -1,4 +1,4 @@
-"""Step 6a: the results table, one row per manifest row, and its atomic writing."""
+"""Step 5: the results table, one row per manifest row, and its atomic writing."""
 
 from __future__ import annotations
 

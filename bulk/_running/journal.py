@@ -1,4 +1,4 @@
-"""Step 6b: the journal, one JSON line per event, appended as it happens.
+"""Step 3: the journal, one JSON line per event, appended as it happens.
 
 Each line goes to the OS in one ``write`` on a file opened for appending, so a run killed
 with SIGKILL loses nothing written before the kill (at worst the line being written is

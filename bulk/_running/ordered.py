@@ -1,4 +1,4 @@
-"""Step 6a: results put back in manifest order as they come, and parked on disk.
+"""Step 3: results put back in manifest order as they come, and parked on disk.
 
 Rows finish out of order (a slow retry, a fast neighbour). A result waits in a bounded
 reorder buffer only until every row before it has one; then it goes, in order, to a

@@ -1,4 +1,4 @@
-"""Step 5b: the pool. Rows stream from the spool of prepared rows into ``concurrency``
+"""Step 3: the pool. Rows stream from the spool of prepared rows into ``concurrency``
 workers through a rendezvous channel: no task per row is created up front, a run that
 stops takes no new row, and only the rows in flight (and the bounded reorder buffer of
 results) are in memory.

@@ -1,4 +1,4 @@
-"""Step 5: the run. ``execute`` is the one async core under ``arun``, ``run`` and ``aapply``.
+"""Step 3: the run. ``execute`` is the one async core under ``arun``, ``run`` and ``aapply``.
 
 The manifest is read, validated and encoded in one pass (``prepared``), the rows parked
 on disk; then each team's apps are listed once, and the rows stream through the pool

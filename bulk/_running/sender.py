@@ -1,4 +1,4 @@
-"""Step 5a: sending one row until it is created, or explained. Never creates it twice.
+"""Step 3: sending one row until it is created, or explained. Never creates it twice.
 
 An ambiguous failure (the request may have been applied) is settled before the row is
 sent again: the app is looked up by name, adopted if it exists, and sent again only if

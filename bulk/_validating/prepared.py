@@ -1,4 +1,4 @@
-"""Step 3: one pass over the manifest before anything is sent.
+"""Step 2: one pass over the manifest before anything is sent.
 
 Every row is read, validated and encoded once; what the run needs to know about all of
 them (count, teams, digest for the journal, the first body) is gathered on the way, and
