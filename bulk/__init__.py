@@ -4,21 +4,13 @@ import bulk
 results = bulk.run("apps.csv", output="apps.results.csv")
 """
 
-from importlib import metadata as _metadata
+from __future__ import annotations
 
-from ._operations.apply import aapply, apply
-from ._operations.create import arun, run
-from ._operations.delete import DeleteOptions, adelete, delete
-from ._operations.export import aexport, export
-from ._operations.plan import PlanTotals, aplan, plan
-from ._operations.status import STATUS_COLUMNS, LiveOptions, astatus, status
-from ._operations.wait import WaitOptions, await_apps, wait
-from ._output.report import Report
-from ._output.results import COLUMNS, STATUSES
-from ._running.control import RunControl
-from ._running.options import RunOptions
-from ._shared.config import ApiKey
-from ._shared.errors import (
+import importlib as _importlib
+from importlib import metadata as _metadata
+from typing import TYPE_CHECKING, Any
+
+from ._shared.errors import (  # light: no library of its own
     ERROR_KINDS,
     BulkError,
     ConfigError,
@@ -27,7 +19,53 @@ from ._shared.errors import (
     ServiceError,
     UsageError,
 )
-from .emulator._background import Emulator
+
+if TYPE_CHECKING:
+    from ._operations.apply import aapply, apply
+    from ._operations.create import arun, run
+    from ._operations.delete import DeleteOptions, adelete, delete
+    from ._operations.export import aexport, export
+    from ._operations.plan import PlanTotals, aplan, plan
+    from ._operations.status import STATUS_COLUMNS, LiveOptions, astatus, status
+    from ._operations.wait import WaitOptions, await_apps, wait
+    from ._output.report import Report
+    from ._output.results import COLUMNS, STATUSES
+    from ._running.control import RunControl
+    from ._running.options import RunOptions
+    from ._shared.config import ApiKey
+    from .emulator._background import Emulator
+
+# Where each name of the face lives. They load on first use, so that ``import bulk`` and
+# the command line start at once: pandas, aiohttp and pyarrow load when a call needs them.
+_HOMES = {
+    "._operations.apply": ("aapply", "apply"),
+    "._operations.create": ("arun", "run"),
+    "._operations.delete": ("DeleteOptions", "adelete", "delete"),
+    "._operations.export": ("aexport", "export"),
+    "._operations.plan": ("PlanTotals", "aplan", "plan"),
+    "._operations.status": ("STATUS_COLUMNS", "LiveOptions", "astatus", "status"),
+    "._operations.wait": ("WaitOptions", "await_apps", "wait"),
+    "._output.report": ("Report",),
+    "._output.results": ("COLUMNS", "STATUSES"),
+    "._running.control": ("RunControl",),
+    "._running.options": ("RunOptions",),
+    "._shared.config": ("ApiKey",),
+    ".emulator._background": ("Emulator",),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'bulk' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(_HOME[name], __name__), name)
+    globals()[name] = value  # once loaded, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 try:  # the version is written once, in pyproject.toml
     __version__ = _metadata.version("rungen-bulk")

@@ -7,18 +7,10 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from .._operations.delete import DeleteOptions, by_team, deletions, execute_delete
-from .._output.progress import printable
-from .._output.report import counted
-from .._output.results import check_output
-from .._running.control import RunControl
 from .._shared.errors import UsageError
 from .._shared.logs import log
-from .._validating.payloads import Row
 from .flags import (
     EXIT_OK,
     EXIT_ROWS,
@@ -32,6 +24,9 @@ from .flags import (
     target_flags,
     write_summary_of,
 )
+
+if TYPE_CHECKING:  # the rest loads when the command runs, so that --help starts at once
+    from .._validating.payloads import Row
 
 __all__ = ["confirmed", "delete_parser"]
 
@@ -59,6 +54,13 @@ def delete_parser(commands: Any) -> None:
 
 
 def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio
+
+    from .._operations.delete import DeleteOptions, deletions, execute_delete
+    from .._output.progress import printable
+    from .._output.results import check_output
+    from .._running.control import RunControl
+
     output = args.output or default_deleted_output(args.results)
     summary = summary_path(args, args.results, str(output))
     control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
@@ -86,6 +88,9 @@ def _delete(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _announce(rows: list[Row]) -> str:
+    from .._operations.delete import by_team
+    from .._output.report import counted
+
     teams = by_team(rows)
     if not teams:
         return "nothing to delete: the results file holds no app this run created"
@@ -95,6 +100,8 @@ def _announce(rows: list[Row]) -> str:
 
 def confirmed(count: int, *, listing: str = "--dry-run") -> bool:
     """Asks on a terminal; elsewhere refuses: only --yes deletes unattended."""
+    from .._output.report import counted
+
     if not sys.stdin.isatty():
         raise UsageError(
             f"refusing to delete {counted(count, 'app')} without a yes: not on a terminal; "

@@ -8,16 +8,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._output.progress import describe_rows
-from .._output.report import Report, write_json, write_summary
-from .._output.results import same_file
 from .._running.options import RunOptions
-from .._running.runner import Outcome
 from .._shared.errors import UsageError
 from .._shared.logs import log
-from ..emulator import serve
+
+if TYPE_CHECKING:  # the rest loads when a command runs, so that --help starts at once
+    from .._output.report import Report
+    from .._running.runner import Outcome
 
 __all__ = [
     "EXIT_INTERRUPTED",
@@ -179,6 +178,8 @@ async def on_target(
     """``work(options)`` against the server the flags name, or a fresh emulator."""
     if not getattr(args, "emulator", False):
         return await work(options)
+    from ..emulator import serve
+
     async with serve() as emulator:
         log.info(f"emulator: serving the RunGen.AI API at {emulator.url}")
         return await work(replace(options, base_url=emulator.url, api_key=emulator.api_key))
@@ -193,6 +194,8 @@ def summary_path(args: argparse.Namespace, *given: str | None) -> Path | None:
         raise UsageError(
             f"--summary-json {str(path)!r}: folder {str(path.parent)!r} does not exist"
         )
+    from .._output.results import same_file
+
     for other in given:
         if other is not None and same_file(path, Path(other)):
             raise UsageError(f"--summary-json {str(path)!r} is {other!r}: it would be overwritten")
@@ -213,6 +216,8 @@ def command_line(argv: Sequence[str]) -> str:
 
 def write_summary_of(path: Path | None, report: Report, argv: Sequence[str], code: int) -> int:
     if path is not None:
+        from .._output.report import write_summary
+
         write_summary(path, report, command=command_line(argv), exit_code=code)
     return code
 
@@ -234,6 +239,8 @@ def show(outcome: Outcome, *, dry_run: bool = False) -> None:
     if dry_run and outcome.prepared.first_body:
         print(f"first body (of {outcome.results.counts['valid']} to send):")
         print(outcome.prepared.first_body)
+    from .._output.progress import describe_rows
+
     rows = describe_rows(outcome.results.batches(), outcome.results.total)
     if rows:  # a large run with nothing to look at prints no empty line
         print(rows)
@@ -261,4 +268,6 @@ def summary_of_failure(
         "finished_at": finished_at.isoformat(),
         "duration_seconds": (finished_at - started_at).total_seconds(),
     }
+    from .._output.report import write_json
+
     write_json(path, data)

@@ -6,10 +6,6 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
-
-from .._operations.export import export_frame
-from .._operations.status import LiveOptions, status_frame, status_lines
 from .._shared.logs import log
 from .flags import (
     EXIT_OK,
@@ -75,6 +71,10 @@ def export_parser(commands: Any) -> None:
 
 
 def _status(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio  # loaded when the command runs, so that --help starts at once
+
+    from .._operations.status import LiveOptions, status_frame, status_lines
+
     summary = summary_path(args, args.manifest, args.loras, args.output)
     options = from_args(LiveOptions, args)
     frame = anyio.run(on_target, args, options, lambda o: status_frame(args.manifest, o))
@@ -85,6 +85,11 @@ def _status(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio
+
+    from .._operations.export import export_frame
+    from .._operations.status import LiveOptions
+
     summary = summary_path(args, args.output)
     options = from_args(LiveOptions, args)
     frame = anyio.run(on_target, args, options, lambda o: export_frame(o, force=args.force))

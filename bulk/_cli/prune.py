@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._operations.prune import (
-    Doomed,
-    default_pruned_output,
-    doomed_lines,
-    prune_apps,
-    prune_plan,
-    pruning_options,
-)
-from .._output.report import Report
 from .._running.options import Manifest, RunOptions
-from .._running.runner import Outcome
 from .._shared.errors import UsageError
 from .delete import confirmed
 from .flags import show, switch
+
+if TYPE_CHECKING:  # the rest loads when a command runs, so that --help starts at once
+    from .._operations.prune import Doomed
+    from .._output.report import Report
+    from .._running.runner import Outcome
 
 __all__ = ["prune_after", "prune_before", "prune_flags", "show_pruned", "with_pruned"]
 
@@ -48,6 +43,8 @@ async def prune_before(
     """Before apply writes anything: the apps to prune, past every guard, and the yes."""
     if not options.prune:
         return None
+    from .._operations.prune import doomed_lines, prune_plan
+
     doomed = await prune_plan(manifest, options)
     if doomed:
         print(f"will prune {len(doomed)} apps no row names:")
@@ -64,6 +61,8 @@ async def prune_after(
     report = outcome.report
     if not doomed or report.stopped or report.interrupted:
         return None
+    from .._operations.prune import default_pruned_output, prune_apps, pruning_options
+
     out = None if options.output is None else default_pruned_output(options.output)
     return await prune_apps(doomed, manifest, pruning_options(options, out))
 

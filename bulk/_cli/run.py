@@ -6,18 +6,9 @@ import argparse
 import signal
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-import pandas as pd
-
-from .._operations.plan import default_plan_output, plan_frame
-from .._operations.prune import doomed_lines
-from .._output.progress import printable
-from .._output.results import default_output
-from .._running.control import RunControl
 from .._running.options import RunOptions
-from .._running.runner import Outcome, execute
 from .._shared.logs import log
 from .flags import (
     EXIT_OK,
@@ -35,6 +26,11 @@ from .flags import (
 )
 from .prune import prune_after, prune_before, prune_flags, show_pruned, with_pruned
 from .wait import after_run, wait_exit, wait_flags
+
+if TYPE_CHECKING:  # the rest loads when a command runs, so that --help starts at once
+    import pandas as pd
+
+    from .._running.runner import Outcome
 
 __all__ = ["apply_parser", "create_parser", "plan_parser"]
 
@@ -130,6 +126,12 @@ def _cost_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio
+
+    from .._output.results import default_output
+    from .._running.control import RunControl
+    from .._running.runner import execute
+
     summary = summary_path(args, args.manifest, args.loras, args.output)
     control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
     dry_run = getattr(args, "dry_run", False)
@@ -165,6 +167,11 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
 
 def _plan(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio
+
+    from .._operations.plan import default_plan_output, plan_frame
+    from .._operations.prune import doomed_lines
+
     output = args.output or default_plan_output(args.manifest)
     summary = summary_path(args, args.manifest, args.loras, str(output))
     options = from_args(RunOptions, args, output=output, progress=False)
@@ -193,6 +200,8 @@ def _plan_exit(frame: pd.DataFrame, args: argparse.Namespace) -> int:
 
 def _plan_rows(frame: pd.DataFrame, *, limit: int = 30) -> str:
     """Every row when there are few; else the rows that would change or need a person."""
+    from .._output.progress import printable
+
     shown = frame if len(frame) <= limit else frame[frame["action"] != "unchanged"]
     lines = []
     for row, name, _, action, app_id, changes, error in shown.head(limit).itertuples(index=False):

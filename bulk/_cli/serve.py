@@ -7,10 +7,8 @@ import signal
 from collections.abc import Sequence
 from typing import Any
 
-import anyio
-
 from .._shared.errors import UsageError
-from ..emulator import Faults, serve
+from ..emulator import Faults
 from ..emulator._faults import PAGING
 from .flags import EXIT_OK, from_args, switch
 
@@ -110,6 +108,10 @@ def _listing_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _serve(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio  # loaded when the command runs, so that --help starts at once
+
+    from ..emulator import serve
+
     try:
         faults = _faults(args)
     except ValueError as exc:

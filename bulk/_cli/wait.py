@@ -5,22 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import anyio
-import pandas as pd
-
-from .._operations.wait import (
-    SETTLED,
-    WaitOptions,
-    default_wait_output,
-    settle_results,
-    wait_frame,
-    waited_line,
-)
-from .._running.control import RunControl
 from .._running.options import RunOptions
-from .._running.runner import Outcome
 from .flags import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -32,6 +19,11 @@ from .flags import (
     target_flags,
     write_summary_of,
 )
+
+if TYPE_CHECKING:  # the rest loads when a command runs, so that --help starts at once
+    import pandas as pd
+
+    from .._running.runner import Outcome
 
 __all__ = ["after_run", "wait_exit", "wait_flags", "wait_parser"]
 
@@ -77,6 +69,11 @@ def wait_parser(commands: Any) -> None:
 
 
 def _wait(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    import anyio
+
+    from .._operations.wait import WaitOptions, default_wait_output, wait_frame
+    from .._running.control import RunControl
+
     output = args.output or default_wait_output(args.results)
     summary = summary_path(args, args.results, str(output))
     control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
@@ -90,6 +87,8 @@ def _wait(args: argparse.Namespace, argv: Sequence[str]) -> int:
 async def after_run(outcome: Outcome, options: RunOptions) -> pd.DataFrame | None:
     """``--wait``: the run's results with their state, once it is over (not when it
     was a dry run, was stopped or interrupted: there is nothing sure to wait for)."""
+    from .._operations.wait import settle_results
+
     report = outcome.report
     if not options.wait or options.dry_run or report.stopped or report.interrupted:
         return None
@@ -100,6 +99,8 @@ def wait_exit(settled: pd.DataFrame | None, code: int) -> int:
     """Says how the wait ended; 130 when interrupted, 1 when an app failed or timed out."""
     if settled is None:
         return code
+    from .._operations.wait import SETTLED, waited_line
+
     waited = settled[settled["state"].notna()]
     for row, name, state, error in zip(
         waited["row"], waited["name"], waited["state"], waited["error"], strict=True

@@ -11,14 +11,16 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeAlias, TypeVar
 
 from .._reading.delimited import Reading
 from .._shared.config import ApiKey
 from .._shared.errors import UsageError
-from .control import RunControl
+
+if TYPE_CHECKING:  # pandas and anyio load when a run starts, not to parse the command line
+    import pandas as pd
+
+    from .control import RunControl
 
 __all__ = [
     "Manifest",
@@ -32,7 +34,7 @@ __all__ = [
     "takes_options",
 ]
 
-Manifest = str | os.PathLike[str] | pd.DataFrame
+Manifest: TypeAlias = "str | os.PathLike[str] | pd.DataFrame"
 P = ParamSpec("P")
 T = TypeVar("T")
 Opts = TypeVar("Opts")  # an options dataclass
