@@ -58,9 +58,20 @@ _HOME = {name: module for module, names in _HOMES.items() for name in names}
 def __getattr__(name: str) -> Any:
     if name not in _HOME:
         raise AttributeError(f"module 'bulk' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(_HOME[name], __name__), name)
+    value = _face(getattr(_importlib.import_module(_HOME[name], __name__), name))
     globals()[name] = value  # once loaded, a plain attribute
     return value
+
+
+def _face(value: Any) -> Any:
+    """Classes and functions of the face say ``bulk`` in reprs, tracebacks and help()."""
+    if isinstance(value, type) or callable(value):
+        value.__module__ = __name__
+    return value
+
+
+for _error in (BulkError, ConfigError, Interrupted, ManifestError, ServiceError, UsageError):
+    _face(_error)
 
 
 def __dir__() -> list[str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeAli
 from .._reading.delimited import Reading
 from .._shared.config import ApiKey
 from .._shared.errors import UsageError
+from .parameters import documented
 
 if TYPE_CHECKING:  # pandas and anyio load when a run starts, not to parse the command line
     import pandas as pd
@@ -236,6 +237,7 @@ def takes_options(
 
             wrapper = call
         wrapper.__signature__ = _signature(function, options)
+        wrapper.__doc__ = documented(function.__doc__, wrapper.__signature__.parameters)
         return wrapper  # type: ignore[no-any-return]
 
     return decorate
