@@ -25,8 +25,7 @@ from ._cli.live import export_parser, status_parser
 from ._cli.run import apply_parser, create_parser, plan_parser
 from ._cli.serve import serve_parser
 from ._cli.wait import wait_parser
-from ._running.options import OptionError
-from ._shared.errors import BulkError, ManifestError, ServiceError, UsageError
+from ._shared.errors import BulkError, ManifestError, OptionError, ServiceError, UsageError
 from ._shared.logs import configure, log
 
 __all__ = ["command_list", "main", "parser"]

@@ -41,3 +41,32 @@ def test_each_parameter_is_documented(name):
     doc = inspect.getdoc(function) or ""
     documented = re.findall(r"^    (\w+): \S", doc.partition("\nParameters:\n")[2], re.M)
     assert documented == list(inspect.signature(function).parameters)
+
+
+def test_the_exceptions_live_in_one_module():
+    import importlib
+    import pkgutil
+
+    defined = {
+        f"{info.name}.{name}"
+        for info in pkgutil.walk_packages(bulk.__path__, "bulk.")
+        if not info.name.startswith(("bulk.emulator", "bulk.__main__"))
+        for name, value in vars(importlib.import_module(info.name)).items()
+        if isinstance(value, type)
+        and issubclass(value, BaseException)
+        and value.__module__ == info.name
+    }
+    assert {name.rsplit(".", 1)[0] for name in defined} == {"bulk._shared.errors"}
+    with pytest.raises(bulk.UsageError) as raised:
+        bulk.RunOptions(max_retries=-1)
+    assert raised.value.name == "max_retries" and raised.value.as_flag().startswith("--max")
+
+
+def test_a_plan_that_cannot_list_says_which_request_and_answer(tmp_path, emulator_thread):
+    path = tmp_path / "m.csv"
+    path.write_text("name,gpu_tier,location,model_url\nx,BASIC,US,https://example.com/m\n")
+    with emulator_thread() as emu, pytest.raises(bulk.ServiceError) as raised:
+        bulk.plan(path, base_url=emu.url, api_key="not-the-key", progress=False)
+    error = raised.value
+    assert (error.method, error.url, error.status) == ("GET", f"{emu.url}/app", 403)
+    assert error.row is None and "not-the-key" not in str(error)

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from yarl import URL as Url
 
-from bulk._http.paging import PagingError, next_page
+from bulk._http.paging import next_page
+from bulk._shared.errors import PagingError
 from bulk.emulator import Faults
 
 from .helpers import KEY, cli_env, run_cli

@@ -248,8 +248,8 @@ async def test_the_session_sends_nothing_off_the_base_url(emulator_thread):
     from yarl import URL as Url
 
     from bulk._http.client import Action, Client
-    from bulk._http.origin import Refused
     from bulk._shared.config import ApiKey
+    from bulk._shared.errors import Refused
 
     with emulator_thread() as other:
         moved = Answer(302, headers={"Location": f"{other.url}/app"})

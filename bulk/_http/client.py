@@ -33,9 +33,10 @@ from yarl import URL
 
 from .._shared import jsoncodec
 from .._shared.config import ApiKey
+from .._shared.errors import PagingError, Refused
 from .._shared.ids import app_id_problem
-from .origin import Redact, Refused, cut, only_to
-from .paging import PagingError, apps_of, next_page, no_gc
+from .origin import Redact, cut, only_to
+from .paging import apps_of, next_page, no_gc
 
 __all__ = [
     "MAX_ERROR_TEXT",
@@ -237,6 +238,10 @@ class Client:
         self._pool = pool
         self._team_headers: dict[str | None, dict[str, str]] = {}
 
+    @property
+    def app_url(self) -> str:
+        return str(self._app_url)
+
     async def __aenter__(self) -> Client:
         self._session = aiohttp.ClientSession(
             headers={"x-api-key": self._key.reveal()},
@@ -299,7 +304,7 @@ class Client:
                 raw = await resp.read()
                 reply = _answer(resp.status, resp.headers, raw, self._key.redact)
                 return self._clean(_not_found(reply, method, url))
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, Refused, OSError, TimeoutError) as exc:
             return self._clean(self._translate(exc))
 
     def _translate(self, exc: BaseException) -> Reply:
@@ -322,7 +327,7 @@ class Client:
         try:
             async with self._session.get(self._app_url / app_id, headers=headers) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, Refused, OSError, TimeoutError) as exc:
             return _idempotent(self._clean(self._translate(exc)), Kind.LISTED, app_id), {}
         if status == 404:
             return Reply(Action.DONE, Kind.GONE, 404, app_id), {}
@@ -363,7 +368,7 @@ class Client:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
                 following = resp.links.get("next")
                 link = None if following is None else following.get("url")
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, Refused, OSError, TimeoutError) as exc:
             return Page(self._clean(self._translate(exc)))
         if status >= 300:
             reply = _answer(status, answer_headers, raw, self._key.redact)

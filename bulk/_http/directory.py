@@ -19,21 +19,14 @@ import anyio
 from yarl import URL
 
 from .._output.results import Stats
+from .._shared.errors import Unsettled
 from .._shared.logs import note
 from .client import Action, Client, Kind, Page
 from .pacing import Pacer
 from .paging import no_gc
 from .retrying import listing_policy
 
-__all__ = ["Directory", "Unsettled", "conflict_message"]
-
-
-class Unsettled(Exception):
-    """No listing could be had: whether the app exists is unknown."""
-
-    def __init__(self, message: str, kind: str = "server") -> None:
-        super().__init__(message)
-        self.kind = kind  # the error kind of the last answer: auth, server, network...
+__all__ = ["Directory", "conflict_message"]
 
 
 def conflict_message(team: str | None, name: str, ids: list[str]) -> str:
@@ -135,7 +128,12 @@ class Directory:
             page: Page = await self._policy.copy()(self._fetch, team, url, seen)
             reply = page.reply
             if reply.action is not Action.DONE:
-                raise Unsettled(reply.error or "GET /app failed", reply.kind)
+                raise Unsettled(
+                    reply.error or "GET /app failed",
+                    reply.kind,
+                    url=str(url) if url is not None else self._client.app_url,
+                    status=reply.status,
+                )
             apps.extend(page.apps)
             if page.next is None:
                 return apps

@@ -16,9 +16,9 @@ import anyio
 
 from .._output.results import Stats
 from .._shared.config import Settings, resolve_settings
-from .._shared.errors import ServiceError
+from .._shared.errors import ServiceError, Unsettled
 from .client import Client
-from .directory import Directory, Unsettled
+from .directory import Directory
 from .pacing import Pacer
 
 __all__ = ["Live", "live_apps", "settings_of"]
@@ -44,7 +44,9 @@ class Live:
                 listed[team] = await self.apps(team)
             except Unsettled as exc:
                 owner = f"team {team!r}" if team else "your own apps"
-                raise ServiceError(f"the apps of {owner} could not be listed: {exc}") from None
+                raise ServiceError(
+                    f"the apps of {owner} could not be listed: {exc}", **exc.context()
+                ) from None
         return listed
 
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 import aiohttp
 from yarl import URL
 
-__all__ = ["Redact", "Refused", "cut", "only_to"]
+from .._shared.errors import Refused
+
+__all__ = ["Redact", "cut", "only_to"]
 
 Redact = Callable[[str], str]  # removes the key from text a server sent
 
@@ -21,14 +23,6 @@ Redact = Callable[[str], str]  # removes the key from text a server sent
 def cut(text: str, limit: int) -> str:
     """Server text on one line, at most ``limit`` characters: redact it first."""
     return " ".join(text.split())[:limit]
-
-
-class Refused(aiohttp.ClientError):
-    """A request the session would not send, or a redirect it would not follow."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.status = message, status
 
 
 def only_to(base: URL, redact: Redact) -> aiohttp.ClientMiddlewareType:

@@ -24,14 +24,12 @@ from typing import Any
 
 from yarl import URL
 
-__all__ = ["PagingError", "apps_of", "next_page", "no_gc"]
+from .._shared.errors import PagingError
+
+__all__ = ["apps_of", "next_page", "no_gc"]
 
 # Fields that say "there is more" in ways bulk does not follow: refused, not ignored.
 _UNKNOWN = ("next_page_token", "nextPageToken", "next_token", "continuation_token", "nextLink")
-
-
-class PagingError(Exception):
-    """An answer whose paging cannot be followed; the message says what it saw."""
 
 
 @contextmanager

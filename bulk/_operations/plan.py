@@ -15,7 +15,7 @@ import pandas as pd
 from yarl import URL
 
 from .._http.client import Client
-from .._http.directory import Directory, Unsettled, conflict_message
+from .._http.directory import Directory, conflict_message
 from .._http.pacing import Pacer
 from .._output.report import Report
 from .._output.results import Stats, check_output, write_table
@@ -23,7 +23,7 @@ from .._running.options import Manifest, RunOptions, takes_options
 from .._running.sync import blocking
 from .._shared import jsoncodec
 from .._shared.config import Settings, resolve_settings
-from .._shared.errors import ServiceError
+from .._shared.errors import ServiceError, Unsettled
 from .._shared.extensions import format_of
 from .._validating.compare import Judgement, judge
 from .._validating.payloads import Row
@@ -155,7 +155,7 @@ async def _listed(
             await directory.list_each(teams)
         except Unsettled as exc:
             raise ServiceError(
-                f"the apps could not be listed, so there is no plan: {exc}"
+                f"the apps could not be listed, so there is no plan: {exc}", **exc.context()
             ) from None
     return directory
 

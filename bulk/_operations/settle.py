@@ -17,10 +17,9 @@ from typing import Any
 
 import anyio
 
-from .._http.directory import Unsettled
 from .._http.live import Live
 from .._running.control import RunControl
-from .._shared.errors import ServiceError
+from .._shared.errors import ServiceError, Unsettled
 from .._shared.logs import log
 
 __all__ = ["FIRST_ROUND", "LAST_ROUND", "PASSING", "Watch", "rounds", "watch"]
@@ -137,7 +136,9 @@ async def _listing(live: Live, team: str | None) -> dict[str, dict[str, Any]] | 
         apps = await live.apps(team)
     except Unsettled as exc:
         if exc.kind == "auth":
-            raise ServiceError(f"the key was refused while waiting: {exc}") from None
+            raise ServiceError(
+                f"the key was refused while waiting: {exc}", **exc.context()
+            ) from None
         log.warning(f"warning: could not list the apps of team {team!r} this round: {exc}")
         return None
     return {str(app["id"]): app for app in apps}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeAli
 
 from .._reading.delimited import Reading
 from .._shared.config import ApiKey
-from .._shared.errors import UsageError
+from .._shared.errors import OptionError, UsageError
 from .parameters import documented
 
 if TYPE_CHECKING:  # pandas and anyio load when a run starts, not to parse the command line
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # pandas and anyio load when a run starts, not to parse the c
 
 __all__ = [
     "Manifest",
-    "OptionError",
     "RunOptions",
     "Sending",
     "Target",
@@ -52,7 +51,7 @@ def check_team(team_id: str | None) -> None:
 def check_wait_timeout(value: object) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
     if not ok:
-        raise OptionError("wait_timeout", "seconds, 0 or more", value)
+        raise _invalid("wait_timeout", "seconds, 0 or more", value)
 
 
 def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: float) -> None:
@@ -84,25 +83,17 @@ def check_arguments(concurrency: int, rate: float, max_retries: int, timeout: fl
     ]
     for name, value, ok, rule in checks:
         if not ok or isinstance(value, bool):
-            raise OptionError(name, rule, value)
+            raise _invalid(name, rule, value)
 
 
 def _check_positive(name: str, value: object, rule: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise OptionError(name, rule, value)
+        raise _invalid(name, rule, value)
 
 
-class OptionError(UsageError):
-    """An option out of its range. Says the fix in the library's spelling
-    (``max_retries=5``); ``as_flag()`` in the command line's (``--max-retries``)."""
-
-    def __init__(self, name: str, rule: str, value: object) -> None:
-        self.name, self.rule, self.value = name, rule, value
-        example = getattr(RunOptions, name)
-        super().__init__(f"{name} must be {rule}, e.g. {name}={example}; got {value!r}")
-
-    def as_flag(self) -> str:
-        return f"--{self.name.replace('_', '-')} must be {self.rule}; got {self.value}"
+def _invalid(name: str, rule: str, value: object) -> OptionError:
+    """The error for an option out of its range, with its default as the example."""
+    return OptionError(name, rule, value, getattr(RunOptions, name, None))
 
 
 class Sending(Protocol):
@@ -154,7 +145,7 @@ class Target:
             not isinstance(wait, int | float) or isinstance(wait, bool) or not wait >= self.timeout
         ):
             rule = f"seconds, at least the timeout ({self.timeout:g})"
-            raise OptionError("settle_wait", rule, wait)
+            raise _invalid("settle_wait", rule, wait)
 
     @property
     def settle(self) -> float:
@@ -198,16 +189,16 @@ class RunOptions(Target):
         super().__post_init__()
         size = self.max_body_bytes
         if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise OptionError("max_body_bytes", "a whole number of bytes, 1 or more", size)
+            raise _invalid("max_body_bytes", "a whole number of bytes, 1 or more", size)
         limit = self.max_active_workers
         if limit is not None and (
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
         ):
-            raise OptionError("max_active_workers", "a whole number 0 or more", limit)
+            raise _invalid("max_active_workers", "a whole number 0 or more", limit)
         check_wait_timeout(self.wait_timeout)
         deletes = self.max_deletes
         if not isinstance(deletes, int) or isinstance(deletes, bool) or deletes < 0:
-            raise OptionError("max_deletes", "a whole number 0 or more", deletes)
+            raise _invalid("max_deletes", "a whole number 0 or more", deletes)
         if self.resume and (self.output is None or self.dry_run):
             raise UsageError(
                 "--resume (resume=True) needs a real run with --output (output=): the "

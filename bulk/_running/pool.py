@@ -12,9 +12,10 @@ import anyio
 import anyio.abc
 import anyio.lowlevel
 
-from .._http.directory import Directory, Unsettled
+from .._http.directory import Directory
 from .._output.progress import Progress
 from .._output.results import Result, Stats
+from .._shared.errors import Unsettled
 from .._validating.payloads import Row
 from .._validating.prepared import spooled_rows
 from .._validating.spool import Spool

@@ -22,10 +22,11 @@ from tenacity import AsyncRetrying
 
 from .._http.breaker import RetryBudget
 from .._http.client import Action, Client, Kind, Reply, is_redirect
-from .._http.directory import Directory, Unsettled, conflict_message
+from .._http.directory import Directory, conflict_message
 from .._http.pacing import Pacer
 from .._http.retrying import send_policy
 from .._output.results import Result, Stats
+from .._shared.errors import Unsettled
 from .._shared.logs import log, note
 from .._validating.payloads import Row
 from .control import RunControl
