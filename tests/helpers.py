@@ -18,7 +18,7 @@ from aiohttp import ClientResponse
 
 import bulk
 from bulk import cli
-from bulk.emulator import Emulator, Faults
+from bulk.emulator import Faults, Server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "input_samples"
@@ -58,7 +58,7 @@ class EmulatorThread:
     def __init__(self, faults: Faults | None = None) -> None:
         self._running = bulk.Emulator(faults or Faults(), api_key=KEY)
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Server:
         return self._running.__enter__().state
 
     def __exit__(self, *exc_info: object) -> None:

@@ -84,3 +84,30 @@ def test_docstrings_and_the_readme_number_the_steps_alike():
         for module in init.parent.glob("*.py"):
             said = re.match(r'"""Step (\d+)', module.read_text())
             assert said is None or said.group(1) == number, module.name
+
+
+def test_one_name_one_thing():
+    """No two modules define a class, a function or a type alias of the same name."""
+    where: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                name = node.name
+                if name.startswith("__"):
+                    continue  # a module's __getattr__ and __dir__: Python's protocol, one meaning
+            elif isinstance(node, ast.AnnAssign | ast.Assign) and _alias(node):
+                name = _alias(node)
+            else:
+                continue
+            where.setdefault(name, []).append(str(path.relative_to(PACKAGE)))
+    assert {name: places for name, places in where.items() if len(places) > 1} == {}
+    from bulk import emulator
+
+    assert bulk.Emulator is emulator.Emulator  # the server's state is emulator.Server
+
+
+def _alias(node: ast.AnnAssign | ast.Assign) -> str:
+    """The name a type alias (``Manifest = str | ...``) gives, or ""."""
+    target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+    name = target.id if isinstance(target, ast.Name) else ""
+    return name if name[:1].isupper() and not name.isupper() else ""

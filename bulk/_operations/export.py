@@ -43,13 +43,13 @@ def check_export_output(path: str | os.PathLike[str], *, force: bool = False) ->
     return out
 
 
-def _loras(app: dict[str, Any]) -> str | None:
+def _loras_cell(app: dict[str, Any]) -> str | None:
     shown = ((app.get("workflow") or {}).get("tools") or {}).get("loras") or []
     kept = [{f: lora[f] for f in LORA_FIELDS if f in lora} for lora in shown if lora]
     return jsoncodec.dumps(kept).decode() if kept else None
 
 
-def _row(app: dict[str, Any]) -> tuple[Any, ...]:
+def _manifest_row(app: dict[str, Any]) -> tuple[Any, ...]:
     config, workflow = app.get("configuration") or {}, app.get("workflow") or {}
     return (
         app.get("name"),
@@ -58,7 +58,7 @@ def _row(app: dict[str, Any]) -> tuple[Any, ...]:
         config.get("active_workers"),
         config.get("location"),
         workflow.get("model_url"),
-        _loras(app),
+        _loras_cell(app),
     )
 
 
@@ -67,7 +67,7 @@ async def export_frame(options: LiveOptions, *, force: bool = False) -> pd.DataF
     out = None if options.output is None else check_export_output(options.output, force=force)
     team = options.team_id or ""
     listed, report = await listed_teams((team,), options)
-    frame = pd.DataFrame([_row(app) for app in listed[team]], columns=list(EXPORT_COLUMNS))
+    frame = pd.DataFrame([_manifest_row(app) for app in listed[team]], columns=list(EXPORT_COLUMNS))
     frame["active_workers"] = frame["active_workers"].astype("Int64")
     if team:
         frame["team_id"] = team

@@ -42,7 +42,7 @@ def _sheet(book: Any, name: str | None) -> Any:
     return book[name]
 
 
-def _lines(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
+def _sheet_lines(sheet: Any) -> Iterator[tuple[int, list[Any]]]:
     for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
         cells = ["" if v is None else v for v in values]
         if any(str(c).strip() for c in cells):
@@ -54,7 +54,7 @@ def excel_table(path: Path, sheet: str | None, chunk_rows: int) -> Iterator[Any]
     workbook, closed when the chunks end or the caller closes this generator."""
     book = _book(path)
     try:
-        lines = _lines(_sheet(book, sheet))
+        lines = _sheet_lines(_sheet(book, sheet))
         first = next(lines, None)
         if first is None:
             raise ValueError("it is empty")

@@ -25,14 +25,14 @@ from .formats import (
     frame_chunks,
     open_table,
 )
-from .records import BadLine, Raw, Record, is_blank
+from .records import BadLine, ManifestRecord, Raw, is_blank
 
 __all__ = [
     "FIELDS",
     "LORA_FIELDS",
     "REQUIRED",
-    "Manifest",
     "ManifestReader",
+    "ReadManifest",
     "read_loras_table",
     "read_manifest",
 ]
@@ -59,8 +59,8 @@ ALIASES = {
 
 
 @dataclass
-class Manifest:
-    records: list[Record]
+class ReadManifest:
+    records: list[ManifestRecord]
     source: str
     warnings: list[str] = field(default_factory=list)
 
@@ -170,7 +170,7 @@ class ManifestReader:
                 f"{self._hint}"
             )
 
-    def __iter__(self) -> Iterator[list[Record]]:
+    def __iter__(self) -> Iterator[list[ManifestRecord]]:
         known = bool(self._columns)
         readable = False
         for records in self._chunks:
@@ -188,13 +188,15 @@ class ManifestReader:
         if self._table is not None:
             _check_orphans(self._table, self._joined)
 
-    def _record(self, line: int | None, raw: Raw, renames: dict[str, str]) -> Record:
+    def _record(self, line: int | None, raw: Raw, renames: dict[str, str]) -> ManifestRecord:
         if isinstance(raw, BadLine):  # its name, if it has one, names it in the results
             cells = raw.cells or {}
             _rename(cells, renames)
-            return Record(cells, line_error=raw.message, line=line)
+            return ManifestRecord(cells, line_error=raw.message, line=line)
         conflicts = _rename(raw, renames) if renames else ()
-        return Record(raw, line=line, conflicts=conflicts, table_loras=self._joined_loras(raw))
+        return ManifestRecord(
+            raw, line=line, conflicts=conflicts, table_loras=self._joined_loras(raw)
+        )
 
     def _joined_loras(self, cells: dict[str, Any]) -> tuple[tuple[int, dict[str, Any]], ...]:
         if self._table is None:
@@ -211,11 +213,11 @@ def read_manifest(
     manifest: str | os.PathLike[str] | pd.DataFrame,
     *,
     loras: str | os.PathLike[str] | pd.DataFrame | None = None,
-) -> Manifest:
+) -> ReadManifest:
     """Reads the whole manifest at once: for small files and tests; runs stream it."""
     reader = ManifestReader(manifest, loras=loras)
     records = [record for chunk in reader for record in chunk]
-    return Manifest(records=records, source=reader.source, warnings=reader.warnings)
+    return ReadManifest(records=records, source=reader.source, warnings=reader.warnings)
 
 
 def read_loras_table(

@@ -1,4 +1,4 @@
-"""What passes from reading to validating: one manifest row as read (``Record``), a line
+"""What passes from reading to validating: one manifest row as read (``ManifestRecord``), a line
 that could not be read at all (``BadLine``), and the one test of an empty cell."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["BadLine", "Raw", "Record", "is_blank"]
+__all__ = ["BadLine", "ManifestRecord", "Raw", "is_blank"]
 
 
 class BadLine(NamedTuple):
@@ -24,7 +24,7 @@ Raw = dict[str, Any] | BadLine
 
 
 @dataclass(frozen=True, slots=True)
-class Record:
+class ManifestRecord:
     """One manifest row: its cells under their canonical names, raw, and what reading
     found out about it. The validator turns it into a ``Row``."""
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FORMAT", "Target"]
+__all__ = ["FORMAT", "Binding"]
 
 FORMAT = 2  # the journal's format version
 
 
 @dataclass(frozen=True)
-class Target:
+class Binding:
     """What a journal is bound to."""
 
     base_url: str

@@ -32,14 +32,14 @@ from .._shared.durable import GroupCommit, fsync_dir, replace_durably
 from .._shared.errors import UsageError
 from .._shared.logs import log
 from .._validating.payloads import Row
-from .binding import FORMAT, Target
+from .binding import FORMAT, Binding
 from .locks import hold, lock_teams, no_symlink, open_nofollow, release
 
 __all__ = [
     "FORMAT",
+    "Binding",
     "Journal",
     "Prior",
-    "Target",
     "check_journal",
     "journal_path",
     "let_land",
@@ -141,7 +141,7 @@ def _apply(earlier: Earlier, kind: str, event: dict[str, Any]) -> None:
 class Journal:
     """Appends events; ``None`` paths make it a no-op, for runs without an output."""
 
-    def __init__(self, path: Path | None, *, resume: bool, target: Target | None = None) -> None:
+    def __init__(self, path: Path | None, *, resume: bool, target: Binding | None = None) -> None:
         self.path, self.target = path, target
         # Rows whose intent this run wrote and whose result it has not: maybe applied.
         self.sent: set[int] = set()
@@ -305,7 +305,7 @@ def salted_key(key: str, run_id: str) -> str:
     return "bulk-" + hashlib.sha256(f"{key}\x00{run_id}".encode()).hexdigest()[:40]
 
 
-def _resumable(path: Path, earlier: Earlier | None, target: Target | None) -> Earlier:
+def _resumable(path: Path, earlier: Earlier | None, target: Binding | None) -> Earlier:
     if earlier is None:
         raise UsageError(f"nothing to resume: no journal {str(path)!r} from an earlier run")
     if target is not None:

@@ -45,7 +45,7 @@ from .._validating.spool import Spool
 from .control import RunControl, catch_signals, until_stopped
 from .existing import decide, decide_apply, unshown_result
 from .guard import guard
-from .journal import Journal, Target, check_journal, journal_path, let_land, lock_teams
+from .journal import Binding, Journal, check_journal, journal_path, let_land, lock_teams
 from .options import Manifest, RunOptions, Sending
 from .ordered import OrderedResults
 from .pool import Decide, Pool
@@ -228,9 +228,9 @@ class Execution:
         self.results.close()
 
 
-def _target(settings: Settings, prepared: Prepared) -> Target:
+def _target(settings: Settings, prepared: Prepared) -> Binding:
     assert settings.api_key is not None
-    return Target(
+    return Binding(
         base_url=settings.base_url,
         teams=prepared.teams,
         key=settings.api_key.fingerprint(),

@@ -46,12 +46,12 @@ async def _put(client: Client, row: Row, payload: bytes) -> Reply:
     return await client.update(row.target, payload, team=row.team)
 
 
-async def _delete(client: Client, row: Row, payload: bytes) -> Reply:
+async def _send_delete(client: Client, row: Row, payload: bytes) -> Reply:
     assert row.target is not None
     return await client.delete(row.target, team=row.team)
 
 
-_SEND = {"PUT": _put, "DELETE": _delete}
+_SEND = {"PUT": _put, "DELETE": _send_delete}
 _METHODS = {"create": "POST", "update": "PUT", "delete": "DELETE"}
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy
 
 from .._reading.manifest import LORA_FIELDS
-from .._reading.records import Record, is_blank
+from .._reading.records import ManifestRecord, is_blank
 from .._shared import jsoncodec
 
 __all__ = [
@@ -134,7 +134,7 @@ def _lora_id(value: Any) -> str | None:
 UNSHOWN = frozenset({"versionId", "downloadUrl"})
 
 
-def _missing(values: list[Any]) -> list[str]:
+def _missing_keys(values: list[Any]) -> list[str]:
     # Text and floats checked inline first: this runs for every LoRA field of every row.
     for value in values:
         kind = type(value)
@@ -152,7 +152,7 @@ def _lora(raw: Any, where: str, problems: Problems) -> dict[str, Any] | None:
         problems.add(where, f"must be an object with {', '.join(LORA_FIELDS)}, got {shown(raw)}")
         return None
     values = [raw.get(f) for f in LORA_FIELDS]
-    missing = _missing(values)
+    missing = _missing_keys(values)
     if not set(missing) <= UNSHOWN:
         problems.add(where, f"missing {', '.join(repr(f) for f in missing)}")
         return None
@@ -205,7 +205,7 @@ def _lora_cell(value: Any, problems: Problems) -> list[tuple[str, Any]]:
     return [(f"loras[{i}]", item) for i, item in enumerate(value, 1)]
 
 
-def loras_of(record: Record, problems: Problems) -> list[dict[str, Any]]:
+def loras_of(record: ManifestRecord, problems: Problems) -> list[dict[str, Any]]:
     entries = _lora_cell(record.cells.get("loras"), problems)
     table = record.table_loras
     if table and entries:

@@ -88,7 +88,7 @@ def _workers(configuration: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _change(field: str, old: Any, new: Any) -> str:
+def _describe(field: str, old: Any, new: Any) -> str:
     return f"{field}: {_show(old)} -> {_show(new)}"
 
 
@@ -101,7 +101,7 @@ def _updates(body: Mapping[str, Any], app: Mapping[str, Any]) -> tuple[list[str]
     changes: list[str] = []
     put: dict[str, Any] = {}
     if "description" in body and body["description"] != app.get("description"):
-        changes.append(_change("description", app.get("description"), body["description"]))
+        changes.append(_describe("description", app.get("description"), body["description"]))
         put["description"] = body["description"]
     wanted, live = _workers(body["configuration"]), _workers(app.get("configuration"))
     if wanted is not None and wanted != (live or 0):
@@ -109,7 +109,7 @@ def _updates(body: Mapping[str, Any], app: Mapping[str, Any]) -> tuple[list[str]
         put["configuration"] = {"active_workers": wanted}
     workflow, shown = body["workflow"], app.get("workflow") or {}
     if workflow["model_url"] != shown.get("model_url"):
-        changes.append(_change("model_url", shown.get("model_url"), workflow["model_url"]))
+        changes.append(_describe("model_url", shown.get("model_url"), workflow["model_url"]))
         put.setdefault("workflow", {})["model_url"] = workflow["model_url"]
     weights = _weights(_loras(body), _shown_loras(app))
     if weights:
@@ -123,7 +123,7 @@ def _fixed(body: Mapping[str, Any], app: Mapping[str, Any]) -> list[str]:
     wanted, live = body["configuration"], app.get("configuration") or {}
     for key in ("gpu_tier", "location"):
         if key in wanted and wanted[key] != live.get(key):
-            fixed.append(_change(key, live.get(key), wanted[key]))
+            fixed.append(_describe(key, live.get(key), wanted[key]))
     shown = _shown_loras(app)
     if shown is not None:
         mine = sorted(str(lora["id"]) for lora in _loras(body))

@@ -15,7 +15,7 @@ __all__ = ["RowsDigest"]
 class RowsDigest:
     """A digest of what the rows ask for (LoRA tables included), fed chunk by chunk: a
     changed manifest changes it, a manifest read from another format with the same rows
-    does not. Teams are hashed apart: ``Target`` compares them on their own, to say so."""
+    does not. Teams are hashed apart: ``Binding`` compares them on their own, to say so."""
 
     def __init__(self) -> None:
         self._rows, self._placement = hashlib.sha256(), hashlib.sha256()

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .._reading.records import Record, is_blank
+from .._reading.records import ManifestRecord, is_blank
 
 # pandas' own dependency: list cells of a DataFrame may arrive as numpy arrays.
 from .._shared import jsoncodec
@@ -77,7 +77,7 @@ def _plain(value: Any, field: str, problems: Problems) -> str | None:
     return None
 
 
-def _body(given: Record, problems: Problems, allow_large: bool = False) -> dict[str, Any]:
+def _body(given: ManifestRecord, problems: Problems, allow_large: bool = False) -> dict[str, Any]:
     record = given.cells
     name = _required(record, "name", problems)
     tier = _required(record, "gpu_tier", problems).upper()
@@ -124,16 +124,16 @@ class Validator:
         self.count = 0
         self._first_of: dict[str, int] = {}
 
-    def __call__(self, records: Sequence[Record | Mapping[str, Any]]) -> list[Row]:
-        """Rows for ``records``; plain mappings of cells are taken as ``Record(cells)``."""
+    def __call__(self, records: Sequence[ManifestRecord | Mapping[str, Any]]) -> list[Row]:
+        """Rows for ``records``; plain mappings of cells are taken as ``ManifestRecord(cells)``."""
         rows: list[Row] = []
         for record in records:
             self.count += 1
-            given = record if isinstance(record, Record) else Record(record)
+            given = record if isinstance(record, ManifestRecord) else ManifestRecord(record)
             rows.append(self._one(self.count, given))
         return rows
 
-    def _one(self, number: int, record: Record) -> Row:
+    def _one(self, number: int, record: ManifestRecord) -> Row:
         problems = Problems()
         team = self.team_id
         if not is_blank(record.cells.get("team_id")):
@@ -158,7 +158,7 @@ class Validator:
 
 
 def build_rows(
-    records: Sequence[Record | Mapping[str, Any]],
+    records: Sequence[ManifestRecord | Mapping[str, Any]],
     *,
     team_id: str | None = None,
     allow_large: bool = False,

@@ -9,11 +9,12 @@ from ._faults import Faults, Record  # light: no library of its own
 
 if TYPE_CHECKING:
     from ._app import make_app, serve
-    from ._server import Emulator
+    from ._background import Emulator
+    from ._server import Server
 
 # The server's names load aiohttp: on first use, so that the command line's help (which
 # names the faults) starts at once.
-_HOME = {"make_app": "._app", "serve": "._app", "Emulator": "._server"}
+_HOME = {"make_app": "._app", "serve": "._app", "Emulator": "._background", "Server": "._server"}
 
 
 def __getattr__(name: str) -> Any:
@@ -28,4 +29,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-__all__ = ["Emulator", "Faults", "Record", "make_app", "serve"]
+__all__ = ["Emulator", "Faults", "Record", "Server", "make_app", "serve"]

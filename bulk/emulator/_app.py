@@ -14,12 +14,12 @@ from aiohttp import web
 from ._changes import delete_app, put_app
 from ._faults import Faults
 from ._listing import list_apps
-from ._server import Emulator, base_app
+from ._server import Server, base_app
 
 __all__ = ["make_app", "serve"]
 
 
-def make_app(emulator: Emulator) -> web.Application:
+def make_app(emulator: Server) -> web.Application:
     app = base_app(emulator)
     app.router.add_get("/app", list_apps)
     app.router.add_put("/app/{app_id}", put_app)
@@ -35,9 +35,9 @@ async def serve(
     host: str = "127.0.0.1",
     port: int = 0,
     ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[Emulator]:
+) -> AsyncIterator[Server]:
     """Runs the emulator on ``host:port`` (0: a free port) while the block runs."""
-    emulator = Emulator(api_key or secrets.token_urlsafe(24), faults or Faults())
+    emulator = Server(api_key or secrets.token_urlsafe(24), faults or Faults())
     runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, ssl_context=ssl_context)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._app import serve
 from ._faults import Faults
-from ._server import Emulator as State
+from ._server import Server as State
 
 __all__ = ["Emulator"]
 
