@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pandas as pd
 from .._http.directory import Directory
 from .._output.results import Result
 from .._running.control import RunControl
+from .._running.existing import Decision
 from .._running.journal import Prior
 from .._running.options import Target, takes_options
 from .._running.runner import Outcome, begin
@@ -82,14 +83,29 @@ def deletions(results: str | os.PathLike[str], options: DeleteOptions) -> list[R
         if status not in wanted:
             continue
         # Numbered 1..n for the run; ``label`` is the row of the results file.
-        row = Row(len(rows) + 1, str(name), cell_text(team) or options.team_id, op="delete")
-        row.label, row.target = int(number), cell_text(app_id)
-        if row.target is None:
-            row.error = f"row {number}: app_id: empty, so there is nothing to delete"
-        elif options.dry_run and app_id_problem(row.target) is not None:
-            row.error = f"row {number}: {app_id_problem(row.target)}"  # a real run: failed
-        rows.append(row)
+        target = cell_text(app_id)
+        rows.append(
+            Row(
+                len(rows) + 1,
+                str(name),
+                cell_text(team) or options.team_id,
+                error=_undeletable(number, target, dry_run=options.dry_run),
+                op="delete",
+                target=target,
+                label=int(number),
+            )
+        )
     return rows
+
+
+def _undeletable(number: Any, target: str | None, *, dry_run: bool) -> str | None:
+    """Why a row cannot be deleted before anything is sent, or None."""
+    if target is None:
+        return f"row {number}: app_id: empty, so there is nothing to delete"
+    problem = app_id_problem(target)
+    if dry_run and problem is not None:  # a real run: failed, as the server would answer
+        return f"row {number}: {problem}"
+    return None
 
 
 def cell_text(value: Any) -> str | None:
@@ -121,24 +137,24 @@ def read_results(path: Path) -> pd.DataFrame:
     return frame
 
 
-def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Result | None:
+def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Decision:
     """Deleted already by an earlier run of this journal, or to send: scaled to 0 first
     when the listing shows it running. An app the listing misses still gets its DELETE:
     the 404 says it is gone."""
     if prior is not None and prior.status in ("deleted", "gone"):
-        return Result(row.number, row.name, prior.status, row.target)
+        return row, Result(row.number, row.name, prior.status, row.target)
     assert row.target is not None, "a row without an id is invalid"
     problem = app_id_problem(row.target)
     if problem is not None:  # a tampered results file: ids stay ids, never paths
-        return Result(
+        return row, Result(
             row.number, row.name, "failed", row.target, error=problem, error_kind="client"
         )
-    row.op = "delete"
+    scale_down = row.scale_down
     for app in directory.listed_apps(row.team, row.name):
         if str(app.get("id")) == row.target:
             workers = (app.get("configuration") or {}).get("active_workers")
-            row.scale_down = not isinstance(workers, int) or workers > 0
-    return None
+            scale_down = not isinstance(workers, int) or workers > 0
+    return replace(row, op="delete", scale_down=scale_down), None
 
 
 async def execute_delete(results: str | os.PathLike[str], options: DeleteOptions) -> Outcome:

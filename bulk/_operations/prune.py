@@ -150,12 +150,10 @@ def pruning_options(options: Any, output: str | os.PathLike[str] | None) -> Dele
 
 
 def _rows(doomed: list[Doomed]) -> list[Row]:
-    rows = []
-    for number, app in enumerate(doomed, 1):
-        row = Row(number, app.name, app.team or None, op="delete")
-        row.label, row.target = number, app.app_id
-        rows.append(row)
-    return rows
+    return [
+        Row(number, app.name, app.team or None, op="delete", target=app.app_id, label=number)
+        for number, app in enumerate(doomed, 1)
+    ]
 
 
 async def prune_apps(doomed: list[Doomed], manifest: Any, options: DeleteOptions) -> Outcome:

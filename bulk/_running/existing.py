@@ -8,6 +8,7 @@ the same journal did only says which of those ids that run made.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from .._http.directory import conflict_message
@@ -17,7 +18,10 @@ from .._validating.compare import judge, unshown_in
 from .._validating.payloads import Row
 from .journal import Prior
 
-__all__ = ["decide", "decide_apply", "unshown_result"]
+__all__ = ["Decision", "decide", "decide_apply", "unshown_result"]
+
+# A row with its result, or the row to send (a new value) with None.
+Decision = tuple[Row, Result | None]
 
 
 def _made_earlier(row: Row, ids: list[str], prior: Prior | None) -> Result | None:
@@ -35,18 +39,19 @@ def _made_earlier(row: Row, ids: list[str], prior: Prior | None) -> Result | Non
     return None
 
 
-def decide(row: Row, ids: list[str], prior: Prior | None, *, skip_existing: bool) -> Result | None:
+def decide(row: Row, ids: list[str], prior: Prior | None, *, skip_existing: bool) -> Decision:
     """What a row needs, given the ids of the apps of its name on the server now and what
-    an earlier run of the same journal did; None: send it. Sets ``row.existing``."""
+    an earlier run of the same journal did: its result, or None and the row to send (a
+    new value, knowing the ``existing`` ids)."""
     earlier = _made_earlier(row, ids, prior)
     if earlier is not None:
-        return earlier
+        return row, earlier
     if skip_existing and len(ids) == 1:
-        return Result(row.number, row.name, "exists", ids[0])
+        return row, Result(row.number, row.name, "exists", ids[0])
     if skip_existing and ids:
-        return _conflict(row, ids)
-    row.existing = tuple(ids)
-    return unshown_result(row)
+        return row, _conflict(row, ids)
+    known = replace(row, existing=tuple(ids))
+    return known, unshown_result(known)
 
 
 def unshown_result(row: Row) -> Result | None:
@@ -59,20 +64,18 @@ def unshown_result(row: Row) -> Result | None:
     )
 
 
-def decide_apply(row: Row, apps: Sequence[Mapping[str, Any]], prior: Prior | None) -> Result | None:
-    """``apply``'s decision: None to send (a POST, or a PUT of the changed fields, which
-    it sets on ``row``), else the row's result: created earlier, unchanged, drifted or
-    conflict."""
+def decide_apply(row: Row, apps: Sequence[Mapping[str, Any]], prior: Prior | None) -> Decision:
+    """``apply``'s decision: the row's result (created earlier, unchanged, drifted or
+    conflict), or None and the row to send: a POST, or a PUT of the changed fields."""
     ids = [str(app.get("id")) for app in apps]
     earlier = _made_earlier(row, ids, prior)
     if earlier is not None:
-        return earlier
-    row.existing = tuple(ids)
+        return row, earlier
     j = judge(jsoncodec.loads(row.payload), apps)
     if j.action == "create":
-        return None
+        return replace(row, existing=tuple(ids)), None
     if j.action == "invalid":
-        return Result(
+        return row, Result(
             row.number,
             row.name,
             "invalid",
@@ -81,15 +84,19 @@ def decide_apply(row: Row, apps: Sequence[Mapping[str, Any]], prior: Prior | Non
             error_kind="validation",
         )
     if j.action == "conflict":
-        return _conflict(row, ids, status="conflict")
+        return row, _conflict(row, ids, status="conflict")
     if j.action == "unchanged":
-        return Result(row.number, row.name, "unchanged", j.app_id)
+        return row, Result(row.number, row.name, "unchanged", j.app_id)
     if j.action == "replace":
         error = "differs in what an update cannot change, so nothing was sent: "
-        return Result(row.number, row.name, "drifted", j.app_id, error=error + "; ".join(j.fixed))
-    row.op, row.target, row.payload = "update", j.app_id, jsoncodec.dumps(j.put)
-    row.workers = j.workers_after if j.workers_after > j.workers_before else 0
-    return None
+        return row, Result(
+            row.number, row.name, "drifted", j.app_id, error=error + "; ".join(j.fixed)
+        )
+    workers = j.workers_after if j.workers_after > j.workers_before else 0
+    put = jsoncodec.dumps(j.put)
+    return replace(
+        row, existing=tuple(ids), op="update", target=j.app_id, payload=put, workers=workers
+    ), None
 
 
 def _conflict(row: Row, ids: list[str], *, status: str = "failed") -> Result:

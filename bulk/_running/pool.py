@@ -7,6 +7,7 @@ results) are in memory.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
 
 import anyio
 import anyio.abc
@@ -31,7 +32,7 @@ _SETTLED_PER_TURN = 256  # rows settled without a request before the others get 
 
 # What a row needs, from the listing and what an earlier run did: a result, or None to
 # send it (the decision may set what to send on the row).
-Decide = Callable[[Row, Directory, Prior | None], Result | None]
+Decide = Callable[[Row, Directory, Prior | None], tuple[Row, Result | None]]
 
 
 class Pool:
@@ -111,7 +112,7 @@ class Pool:
                 # A team the listing before sending missed: never guess.
                 self.control.halt(f"the apps of team {row.team!r} were not listed", kind="server")
                 return
-            yield row, decide(row, directory, earlier.rows.get((row.team, row.name)))
+            yield decide(row, directory, earlier.rows.get((row.team, row.name)))
 
     def _to_send(
         self, directory: Directory, earlier: Earlier, stats: Stats, decide: Decide
@@ -123,7 +124,7 @@ class Pool:
         for row, result in self.decisions(directory, earlier, decide):
             if result is None:
                 if row.op == "create":
-                    row.key = salted_key(row.key, run_id)
+                    row = replace(row, key=salted_key(row.key, run_id))
                 yield row
                 continue
             prior = earlier.rows.get((row.team, row.name))

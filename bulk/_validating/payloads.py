@@ -31,7 +31,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
 _MAYBE_CONTROL = re.compile(rb"\\u00|\\[bfr]|\x7f|\xc2[\x80-\x9f]")
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     number: int  # 1-based position in the manifest
     name: str

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -58,14 +58,14 @@ def gather(source: str, chunks: Iterable[list[Row]], keep: Callable[[list[Row]],
     digest, prepared, teams, sending = RowsDigest(), Prepared(source), set(), set()
     for rows in chunks:
         digest.update(rows)
-        for row in rows:
+        for index, row in enumerate(rows):
             teams.add(row.team or "")
             if row.error:
                 continue
             sending.add(row.team or "")
             if prepared.first_body is None and row.body is not None:
                 prepared.first_body = json.dumps(row.body, indent=2, ensure_ascii=False)
-            row.body = None  # the payload holds it; the dict is dead weight from here
+            rows[index] = replace(row, body=None)  # the payload holds it: dead weight now
         prepared.count += len(rows)
         keep(rows)
     prepared.teams, prepared.sending_teams = tuple(sorted(teams)), tuple(sorted(sending))
