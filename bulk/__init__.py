@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib as _importlib
 from importlib import metadata as _metadata
+from types import FunctionType
 from typing import TYPE_CHECKING, Any
 
 from ._shared.errors import (  # light: no library of its own
@@ -29,10 +30,11 @@ if TYPE_CHECKING:
     from ._operations.status import STATUS_COLUMNS, LiveOptions, astatus, status
     from ._operations.wait import WaitOptions, await_apps, wait
     from ._output.report import Report
-    from ._output.results import COLUMNS, STATUSES
+    from ._output.results import COLUMNS, STATUSES, Status
     from ._running.control import RunControl
     from ._running.options import RunOptions
     from ._shared.config import ApiKey
+    from ._validating.compare import PlanAction
     from .emulator._background import Emulator
 
 # Where each name of the face lives. They load on first use, so that ``import bulk`` and
@@ -46,9 +48,10 @@ _HOMES = {
     "._operations.status": ("STATUS_COLUMNS", "LiveOptions", "astatus", "status"),
     "._operations.wait": ("WaitOptions", "await_apps", "wait"),
     "._output.report": ("Report",),
-    "._output.results": ("COLUMNS", "STATUSES"),
+    "._output.results": ("COLUMNS", "STATUSES", "Status"),
     "._running.control": ("RunControl",),
     "._running.options": ("RunOptions",),
+    "._validating.compare": ("PlanAction",),
     "._shared.config": ("ApiKey",),
     ".emulator._background": ("Emulator",),
 }
@@ -65,7 +68,7 @@ def __getattr__(name: str) -> Any:
 
 def _face(value: Any) -> Any:
     """Classes and functions of the face say ``bulk`` in reprs, tracebacks and help()."""
-    if isinstance(value, type) or callable(value):
+    if isinstance(value, type | FunctionType):  # not the Literal types, which say typing
         value.__module__ = __name__
     return value
 
@@ -96,11 +99,13 @@ __all__ = [
     "Interrupted",
     "LiveOptions",
     "ManifestError",
+    "PlanAction",
     "PlanTotals",
     "Report",
     "RunControl",
     "RunOptions",
     "ServiceError",
+    "Status",
     "UsageError",
     "WaitOptions",
     "__version__",

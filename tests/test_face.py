@@ -27,7 +27,7 @@ FUNCTIONS = (
 def test_every_class_and_function_of_the_face_says_bulk():
     for name in bulk.__all__:
         value = getattr(bulk, name)
-        if isinstance(value, type) or callable(value):
+        if isinstance(value, type) or inspect.isfunction(value):
             assert value.__module__ == "bulk", name
     assert repr(bulk.RunOptions).startswith("<class 'bulk.RunOptions'")
     with pytest.raises(bulk.ManifestError) as raised:
@@ -70,3 +70,17 @@ def test_a_plan_that_cannot_list_says_which_request_and_answer(tmp_path, emulato
     error = raised.value
     assert (error.method, error.url, error.status) == ("GET", f"{emu.url}/app", 403)
     assert error.row is None and "not-the-key" not in str(error)
+
+
+def test_statuses_and_plan_actions_are_literals_users_match_on():
+    from typing import get_args
+
+    assert get_args(bulk.Status) == bulk.STATUSES and all(type(s) is str for s in bulk.STATUSES)
+    assert set(get_args(bulk.PlanAction)) == {
+        "create",
+        "unchanged",
+        "update",
+        "replace",
+        "conflict",
+        "invalid",
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .._running.options import Manifest, RunOptions, takes_options
+from .._running.options import Manifest, Mode, RunOptions, takes_options
 from .._running.runner import execute
 from .._running.sync import blocking
 from .._shared.errors import Interrupted
@@ -29,7 +29,7 @@ async def arun(manifest: Manifest, options: RunOptions) -> pd.DataFrame:
 
 
 async def execute_frame(
-    manifest: Manifest, options: RunOptions, *, mode: str = "create"
+    manifest: Manifest, options: RunOptions, *, mode: Mode = "create"
 ) -> pd.DataFrame:
     """``arun`` (or, with ``mode="apply"``, ``aapply``) taking its options as one object."""
     index = manifest.index if isinstance(manifest, pd.DataFrame) else None

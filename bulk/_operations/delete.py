@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from .._http.directory import Directory
-from .._output.results import Result
+from .._output.results import Result, Status
 from .._running.control import RunControl
 from .._running.existing import Decision
 from .._running.journal import Prior
@@ -142,7 +142,8 @@ def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Decisi
     when the listing shows it running. An app the listing misses still gets its DELETE:
     the 404 says it is gone."""
     if prior is not None and prior.status in ("deleted", "gone"):
-        return row, Result(row.number, row.name, prior.status, row.target)
+        done: Status = "deleted" if prior.status == "deleted" else "gone"
+        return row, Result(row.number, row.name, done, row.target)
     assert row.target is not None, "a row without an id is invalid"
     problem = app_id_problem(row.target)
     if problem is not None:  # a tampered results file: ids stay ids, never paths

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal, get_args
 
 import pandas as pd
 import pyarrow
@@ -27,6 +27,7 @@ __all__ = [
     "SUCCESS",
     "Result",
     "Stats",
+    "Status",
     "check_output",
     "default_output",
     "frame_of",
@@ -39,7 +40,8 @@ __all__ = [
     "write_table",
 ]
 
-STATUSES = (
+# What a row ended as: users match on these, and STATUSES lists them as plain strings.
+Status = Literal[
     "created",
     "exists",
     "failed",
@@ -54,7 +56,8 @@ STATUSES = (
     # delete
     "deleted",
     "gone",
-)
+]
+STATUSES: tuple[Status, ...] = get_args(Status)
 SUCCESS = frozenset({"created", "exists", "valid", "updated", "unchanged", "deleted", "gone"})
 # What only a real run writes: a file holding one of these is never replaced by a dry run.
 REAL_OUTCOMES = frozenset(STATUSES) - {"invalid", "valid"}
@@ -64,7 +67,7 @@ REAL_OUTCOMES = frozenset(STATUSES) - {"invalid", "valid"}
 class Result:
     row: int
     name: str
-    status: str
+    status: Status
     app_id: str | None = None
     http_status: int | None = None
     attempts: int = 0

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from .._http.directory import conflict_message
-from .._output.results import Result
+from .._output.results import Result, Status
 from .._shared import jsoncodec
 from .._validating.compare import judge, unshown_in
 from .._validating.payloads import Row
@@ -99,6 +99,6 @@ def decide_apply(row: Row, apps: Sequence[Mapping[str, Any]], prior: Prior | Non
     ), None
 
 
-def _conflict(row: Row, ids: list[str], *, status: str = "failed") -> Result:
+def _conflict(row: Row, ids: list[str], *, status: Status = "failed") -> Result:
     error = f"row {row.number}: name: {conflict_message(row.team, row.name, ids)}"
     return Result(row.number, row.name, status, error=error, error_kind="client")

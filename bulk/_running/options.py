@@ -11,7 +11,16 @@ import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeAlias, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+)
 
 from .._reading.delimited import Reading
 from .._shared.config import ApiKey
@@ -25,6 +34,7 @@ if TYPE_CHECKING:  # pandas and anyio load when a run starts, not to parse the c
 
 __all__ = [
     "Manifest",
+    "Mode",
     "RunOptions",
     "Sending",
     "Target",
@@ -35,6 +45,8 @@ __all__ = [
 ]
 
 Manifest: TypeAlias = "str | os.PathLike[str] | pd.DataFrame"
+# What a run does with a row it may send: create only adds; apply also updates.
+Mode = Literal["create", "apply"]
 P = ParamSpec("P")
 T = TypeVar("T")
 Opts = TypeVar("Opts")  # an options dataclass

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from .._http.client import Action, Client, Kind, Reply
 from .._http.pacing import Pacer
 from .._http.retrying import listing_policy
-from .._output.results import Result, Stats
+from .._output.results import Result, Stats, Status
 from .._validating.payloads import Row
 from .journal import Earlier, Journal, Prior, read_journal
 
@@ -65,10 +65,10 @@ class Recall:
         self._remember = journal.path is None  # a library run that writes no file
         self._policy = listing_policy(attempts=max_retries + 1)
 
-    def candidates(self, row: Row) -> list[tuple[str, str]]:
+    def candidates(self, row: Row) -> list[tuple[str, Status]]:
         """(app id, the status it would give the row), most telling first."""
         where = (row.team, row.name)
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, Status]] = []
         prior: Prior | None = self._journal.earlier.rows.get(where)
         if prior is not None and prior.app_id:
             found.append((prior.app_id, "created"))  # this run's, before its resume
@@ -80,7 +80,7 @@ class Recall:
             remembered = _MEMORY.get((*self._server, *where))
             if remembered:
                 found.append((remembered, "exists"))
-        unique: dict[str, str] = {}
+        unique: dict[str, Status] = {}
         for app_id, status in found:
             unique.setdefault(app_id, status)
         return list(unique.items())
@@ -103,8 +103,9 @@ class Recall:
                 continue
             if reply.action is not Action.DONE:
                 error = f"may exist as {app_id}, and could not be checked: {reply.error}"
-                status, kind = "failed", "ambiguous"
-                return Result(row.number, row.name, status, None, reply.status, 0, error, kind)
+                return Result(
+                    row.number, row.name, "failed", None, reply.status, 0, error, "ambiguous"
+                )
             if found.app.get("name") == row.name:
                 return Result(row.number, row.name, status, app_id, reply.status)
         return None

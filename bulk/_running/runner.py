@@ -46,7 +46,7 @@ from .control import RunControl, catch_signals, until_stopped
 from .existing import decide, decide_apply, unshown_result
 from .guard import guard
 from .journal import Binding, Journal, check_journal, journal_path, let_land, lock_teams
-from .options import Manifest, RunOptions, Sending
+from .options import Manifest, Mode, RunOptions, Sending
 from .ordered import OrderedResults
 from .pool import Decide, Pool
 from .recall import Recall
@@ -80,7 +80,7 @@ class Outcome:
         self.results.close()
 
 
-async def execute(manifest: Manifest, options: RunOptions, *, mode: str = "create") -> Outcome:
+async def execute(manifest: Manifest, options: RunOptions, *, mode: Mode = "create") -> Outcome:
     """``arun`` without the DataFrame: the command line prints from the outcome, so that
     a run of any size never holds every result in memory. The caller closes it.
     ``mode``: "create" adds what is missing; "apply" also updates what differs."""
@@ -301,7 +301,7 @@ async def _send_all(
         bar.close()
 
 
-def _decider(mode: str, options: RunOptions) -> Decide:
+def _decider(mode: Mode, options: RunOptions) -> Decide:
     """What a row needs, by command: create only adds what is missing; apply also
     updates what differs."""
     if mode == "apply":

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from logging import DEBUG
+from typing import cast
 
 import anyio
 from tenacity import AsyncRetrying
@@ -25,7 +26,7 @@ from .._http.client import Action, Client, Kind, Reply, is_redirect
 from .._http.directory import Directory, conflict_message
 from .._http.pacing import Pacer
 from .._http.retrying import send_policy
-from .._output.results import Result, Stats
+from .._output.results import Result, Stats, Status
 from .._shared.errors import Unsettled
 from .._shared.logs import log, note
 from .._validating.payloads import Row
@@ -243,7 +244,7 @@ class RowSend:
             return unfinished(row, control)
         if reply.action is Action.DONE:
             self._shared.stats.workers += row.workers
-            status = reply.kind.value  # created, updated, deleted or gone
+            status = cast(Status, reply.kind.value)  # created, updated, deleted or gone
             return Result(row.number, row.name, status, reply.app_id, reply.status, self.attempts)
         if control.stopping and reply.action is Action.RETRY:
             return unfinished(row, control, attempts=self.attempts, last=reply)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .._shared import jsoncodec
 
-__all__ = ["Judgement", "judge", "unshown", "unshown_in"]
+__all__ = ["Judgement", "PlanAction", "judge", "unshown", "unshown_in"]
 
+# What apply would do to a row, every value of a plan's ``action`` column: "invalid" for a
+# row that is not valid, or a create that lacks LoRA fields listings never show.
+PlanAction = Literal["create", "unchanged", "update", "replace", "conflict", "invalid"]
 UNSHOWN = ("versionId", "downloadUrl")
 
 
@@ -26,7 +29,7 @@ class Judgement:
     """``action``: create, unchanged, update, replace, conflict, or invalid (a create
     or a LoRA weight change that needs the LoRA fields the row lacks: ``error``)."""
 
-    action: str
+    action: PlanAction
     app_id: str | None = None
     changes: tuple[str, ...] = ()  # what PUT changes, e.g. "active_workers: 0 -> 2"
     fixed: tuple[str, ...] = ()  # what PUT cannot change
@@ -72,6 +75,7 @@ def judge(body: Mapping[str, Any], apps: Sequence[Mapping[str, Any]]) -> Judgeme
     before = _workers(app.get("configuration")) or 0
     changes, put = _updates(body, app)
     fixed = _fixed(body, app)
+    action: PlanAction
     if fixed:
         action, after = "replace", before
     else:

@@ -11,7 +11,7 @@ import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from .._reading.records import ManifestRecord, is_blank
 
@@ -19,10 +19,12 @@ from .._reading.records import ManifestRecord, is_blank
 from .._shared import jsoncodec
 from .cells import Problems, as_text, is_url, loras_of, shown, workers_of
 
-__all__ = ["GPU_TIERS", "MAX_BODY_BYTES", "Row", "Validator", "build_rows", "idempotency_key"]
+__all__ = ["GPU_TIERS", "MAX_BODY_BYTES", "Op", "Row", "Validator", "build_rows", "idempotency_key"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
 MAX_BODY_BYTES = 1_048_576  # a body larger than this is taken for a mistake (--max-body-bytes)
+# What a row asks of the server: POST its body, PUT the changes to ``target``, DELETE it.
+Op = Literal["create", "update", "delete"]
 # Control characters but tab and newline (CR only as part of a Windows line break): a NUL
 # in a name is stored by the server and shown as a space, an app no one can find by name.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]|\r(?!\n)")
@@ -44,7 +46,7 @@ class Row:
     existing: tuple[str, ...] = ()
     # What to send, once the listing has decided: POST the payload ("create"), PUT it to
     # ``target`` ("update"), or DELETE ``target``, first scaling it to 0 ("delete").
-    op: str = "create"
+    op: Op = "create"
     target: str | None = None
     scale_down: bool = False
     workers: int = 0  # the active workers it asks for (the cost guard adds them up)
