@@ -18,6 +18,9 @@ from aiohttp import ClientResponse
 
 import bulk
 from bulk import cli
+from bulk._output.results import Result, tuples_frame, write_frames
+from bulk._reading.manifest import ManifestReader
+from bulk._validating.payloads import Row, Validator
 from bulk.emulator import Faults, Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,3 +125,23 @@ class CompatResponse(ClientResponse):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
         super().__init__(*args, **kwargs)
+
+
+def read_manifest(manifest: Any, *, loras: Any = None) -> SimpleNamespace:
+    """The whole manifest at once (runs stream it): ``records``, ``source``, ``warnings``."""
+    reader = ManifestReader(manifest, loras=loras)
+    records = [record for chunk in reader for record in chunk]
+    return SimpleNamespace(records=records, source=reader.source, warnings=reader.warnings)
+
+
+def build_rows(records: Any, *, team_id: str | None = None, allow_large: bool = False) -> list[Row]:
+    """Every record validated: a valid row gets its body, payload and key, others an error."""
+    return Validator(team_id=team_id, allow_large=allow_large)(records)
+
+
+def to_frame(results: list[Result], index: Any = None) -> Any:
+    return tuples_frame([r.as_tuple() for r in results], index=index)
+
+
+def write_results(frame: Any, path: Any) -> Path:
+    return write_frames([frame], path)

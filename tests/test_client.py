@@ -18,9 +18,8 @@ from bulk._running.control import RunControl
 from bulk._running.journal import Journal
 from bulk._running.sender import Sender, Shared
 from bulk._shared.config import ApiKey
-from bulk._validating.payloads import build_rows
 
-from .helpers import FakeClock
+from .helpers import FakeClock, build_rows
 
 pytestmark = pytest.mark.anyio
 BASE = "https://api.example.test"
@@ -39,7 +38,7 @@ class Harness:
         self.control = RunControl()
         self.max_retries = max_retries
 
-    async def send(self, *, in_doubt=False):
+    async def send(self):
         async with Client(BASE, ApiKey(KEY), timeout=5, pool=2) as client:
             self.pacer = Pacer(clock=self.clock, sleep=self.clock.sleep)
             directory = Directory(client, self.pacer, clock=self.clock, sleep=self.clock.sleep)
@@ -55,7 +54,7 @@ class Harness:
                 clock=self.clock,
             )
             sender = Sender(shared, max_retries=self.max_retries, sleep=self.clock.sleep)
-            return await sender.send(row(), in_doubt=in_doubt, since=self.clock())
+            return await sender.send(row())
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ import pytest
 
 from bulk._running.existing import decide
 from bulk._running.journal import Prior
-from bulk._validating.payloads import build_rows
+
+from .helpers import build_rows
 
 
 def row():

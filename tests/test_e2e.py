@@ -17,11 +17,9 @@ import pytest
 
 import bulk
 from bulk._output.results import COLUMNS
-from bulk._reading.manifest import read_manifest
-from bulk._validating.payloads import build_rows
 from bulk.emulator import serve
 
-from .helpers import KEY, SAMPLES, cli_env, run_cli
+from .helpers import KEY, SAMPLES, build_rows, cli_env, read_manifest, run_cli
 
 URL = "https://huggingface.co/x/y"
 INVALID_SAMPLE_ROWS = [7, 12, 16, 20, 22]

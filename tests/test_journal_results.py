@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from bulk._output.progress import Progress
-from bulk._output.results import Result, to_frame, write_results
+from bulk._output.results import Result
 from bulk._running.journal import Journal, read_journal
 from bulk._shared.errors import UsageError
-from bulk._validating.payloads import build_rows
+
+from .helpers import build_rows, to_frame, write_results
 
 ROWS = build_rows(
     [{"name": n, "gpu_tier": "BASIC", "model_url": "https://h/x"} for n in ("a", "b", "c")]

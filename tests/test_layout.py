@@ -111,3 +111,27 @@ def _alias(node: ast.AnnAssign | ast.Assign) -> str:
     target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
     name = target.id if isinstance(target, ast.Name) else ""
     return name if name[:1].isupper() and not name.isupper() else ""
+
+
+def test_no_code_for_tests_only():
+    """Every class and function of bulk/ is used by bulk/ or exported by its face."""
+    trees = [ast.parse(path.read_text()) for path in sorted(PACKAGE.rglob("*.py"))]
+    used: set[str] = set()
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+    from bulk import emulator
+
+    faces = {*bulk.__all__, *emulator.__all__}
+    unused = [
+        node.name
+        for tree in trees
+        for node in tree.body
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.name not in used | faces
+        and not node.name.startswith("__")
+    ]
+    assert unused == []

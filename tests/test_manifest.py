@@ -9,11 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bulk._reading.manifest import read_manifest
 from bulk._shared.errors import ManifestError
-from bulk._validating.payloads import build_rows
 
-from .helpers import SAMPLES
+from .helpers import SAMPLES, build_rows, read_manifest
 
 URL = "https://huggingface.co/x/y"
 LORA = {

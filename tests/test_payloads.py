@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 from bulk._reading.records import ManifestRecord
 from bulk._shared import jsoncodec
-from bulk._validating.payloads import build_rows, idempotency_key
+from bulk._validating.payloads import idempotency_key
+
+from .helpers import build_rows
 
 URL = "https://huggingface.co/black-forest-labs/FLUX.1-dev"
 LORA = {

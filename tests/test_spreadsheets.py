@@ -9,10 +9,8 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk._reading.manifest import read_manifest
-from bulk._validating.payloads import build_rows
 
-from .helpers import cli_env, run_cli
+from .helpers import build_rows, cli_env, read_manifest, run_cli
 
 URL = "https://huggingface.co/x/y"
 

@@ -32,11 +32,9 @@ __all__ = [
     "default_output",
     "frame_of",
     "same_file",
-    "to_frame",
     "tuples_frame",
     "write_atomically",
     "write_frames",
-    "write_results",
     "write_table",
 ]
 
@@ -114,11 +112,6 @@ class Stats:
 
 
 COLUMNS = tuple(f.name for f in fields(Result))
-
-
-def to_frame(results: Sequence[Result], index: pd.Index | None = None) -> pd.DataFrame:
-    """The results table; ``index`` is the input DataFrame's, so that joins line up."""
-    return tuples_frame([r.as_tuple() for r in results], index=index)
 
 
 def tuples_frame(rows: Sequence[tuple[Any, ...]], index: pd.Index | None = None) -> pd.DataFrame:
@@ -217,10 +210,6 @@ def _recorded_statuses(path: Path, columns: Sequence[str]) -> set[str] | None:
     if list(frame.columns) not in known:
         return None
     return {str(s) for s in frame["status"].dropna()} if "status" in frame else set()
-
-
-def write_results(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    return write_frames([frame], path)
 
 
 def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> Path:

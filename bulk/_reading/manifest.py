@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +31,7 @@ __all__ = [
     "LORA_FIELDS",
     "REQUIRED",
     "ManifestReader",
-    "ReadManifest",
     "read_loras_table",
-    "read_manifest",
 ]
 
 FIELDS = (
@@ -56,13 +53,6 @@ ALIASES = {
     "workflow.model_url": "model_url",
     "workflow.tools.loras": "loras",
 }
-
-
-@dataclass
-class ReadManifest:
-    records: list[ManifestRecord]
-    source: str
-    warnings: list[str] = field(default_factory=list)
 
 
 def _rename(cells: dict[str, Any], renames: dict[str, str]) -> tuple[str, ...]:
@@ -207,17 +197,6 @@ class ManifestReader:
             return ()
         self._joined.add(name)
         return tuple(entries)
-
-
-def read_manifest(
-    manifest: str | os.PathLike[str] | pd.DataFrame,
-    *,
-    loras: str | os.PathLike[str] | pd.DataFrame | None = None,
-) -> ReadManifest:
-    """Reads the whole manifest at once: for small files and tests; runs stream it."""
-    reader = ManifestReader(manifest, loras=loras)
-    records = [record for chunk in reader for record in chunk]
-    return ReadManifest(records=records, source=reader.source, warnings=reader.warnings)
 
 
 def read_loras_table(

@@ -107,9 +107,9 @@ class RowSend:
         "tries",
     )
 
-    def __init__(self, shared: Shared, row: Row, *, doubt: float | None = None) -> None:
+    def __init__(self, shared: Shared, row: Row) -> None:
         self._shared, self.row = shared, row
-        self._doubt = doubt  # moment after which a listing can settle the row's fate
+        self._doubt: float | None = None  # after this moment a listing can settle the row
         self._ready = False  # an attempt made before the retry policy took over
         self._scaled = False  # a rollback's PUT to 0 workers is done
         self.attempts = self.throttled = 0
@@ -278,23 +278,16 @@ class Sender:
         )
         self._idle: list[AsyncRetrying] = []
 
-    async def send(
-        self,
-        row: Row,
-        *,
-        in_doubt: bool = False,
-        since: float = 0.0,
-        parking: Parking | None = None,
-    ) -> Result | None:
-        """Creates the row's app; ``in_doubt`` when an earlier run may have created it.
-        With ``parking``, a row left in doubt is settled apart and its result recorded
-        from there (None here): its worker goes on to the next row meanwhile."""
+    async def send(self, row: Row, *, parking: Parking | None = None) -> Result | None:
+        """Sends the row (create, update or delete) until it is done, or explained. With
+        ``parking``, a row left in doubt is settled apart and its result recorded from
+        there (None here): its worker goes on to the next row meanwhile."""
         recall = self._shared.recall
-        if recall is not None and row.op == "create" and not in_doubt:
+        if recall is not None and row.op == "create":
             known = await recall.confirm(row)  # missing from a listing that may lag
             if known is not None:
                 return known
-        one = RowSend(self._shared, row, doubt=since if in_doubt else None)
+        one = RowSend(self._shared, row)
         one.parked = parking is not None
         await one.attempt()
         if not (one.parked and one.in_doubt) and one.made_first():

@@ -19,7 +19,7 @@ from .._reading.records import ManifestRecord, is_blank
 from .._shared import jsoncodec
 from .cells import Problems, as_text, is_url, loras_of, shown, workers_of
 
-__all__ = ["GPU_TIERS", "MAX_BODY_BYTES", "Op", "Row", "Validator", "build_rows", "idempotency_key"]
+__all__ = ["GPU_TIERS", "MAX_BODY_BYTES", "Op", "Row", "Validator", "idempotency_key"]
 
 GPU_TIERS = ("BASIC", "STANDARD", "PERFORMANCE")
 MAX_BODY_BYTES = 1_048_576  # a body larger than this is taken for a mistake (--max-body-bytes)
@@ -157,18 +157,6 @@ class Validator:
                 )
         where = f"row {number}" if record.line is None else f"row {number} (line {record.line})"
         return _row(number, name, team, body, problems, where, self.max_body_bytes)
-
-
-def build_rows(
-    records: Sequence[ManifestRecord | Mapping[str, Any]],
-    *,
-    team_id: str | None = None,
-    allow_large: bool = False,
-    max_body_bytes: int = MAX_BODY_BYTES,
-) -> list[Row]:
-    """Validates every record; a valid row gets its body, payload and key, others an error."""
-    validate = Validator(team_id=team_id, allow_large=allow_large, max_body_bytes=max_body_bytes)
-    return validate(records)
 
 
 def _row(
