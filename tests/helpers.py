@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 from aiohttp import ClientResponse
 
 import bulk
@@ -26,6 +27,7 @@ from bulk.emulator import Faults, Server
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "input_samples"
 KEY = "test-key-5f0c9e"  # the emulator's; tests assert it never leaks into output
+URL = "https://huggingface.co/x/y"  # the model URL of the tests' manifests
 
 
 class FakeClock:
@@ -145,3 +147,15 @@ def to_frame(results: list[Result], index: Any = None) -> Any:
 
 def write_results(frame: Any, path: Any) -> Path:
     return write_frames([frame], path)
+
+
+def manifest(
+    tmp_path: Path, n: int = 5, name: str = "m.csv", *, digits: int = 3, **extra: Any
+) -> Path:
+    """A CSV manifest of ``n`` valid apps named app-000, app-001... (``extra``: columns)."""
+    names = [f"app-{i:0{digits}d}" for i in range(n)]
+    path = tmp_path / name
+    pd.DataFrame({"name": names, "gpu_tier": "BASIC", "model_url": URL, **extra}).to_csv(
+        path, index=False
+    )
+    return path

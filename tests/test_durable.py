@@ -15,9 +15,7 @@ import bulk
 from bulk._shared import durable as _durable
 from bulk.emulator import Faults
 
-from .helpers import KEY
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, URL
 
 
 class Disk:

@@ -20,9 +20,7 @@ import pytest
 import bulk
 from bulk.emulator import Faults
 
-from .helpers import KEY, ROOT, cli_env, run_cli, wait_for
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, ROOT, URL, cli_env, run_cli, wait_for
 
 
 def frame(n, prefix="app"):

@@ -11,9 +11,8 @@ import pytest
 
 from bulk._shared.errors import ManifestError
 
-from .helpers import SAMPLES, build_rows, read_manifest
+from .helpers import SAMPLES, URL, build_rows, read_manifest
 
-URL = "https://huggingface.co/x/y"
 LORA = {
     "id": "007310",
     "versionId": "244808",

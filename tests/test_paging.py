@@ -18,19 +18,9 @@ from bulk._http.paging import next_page
 from bulk._shared.errors import PagingError
 from bulk.emulator import Faults
 
-from .helpers import KEY, cli_env, run_cli
+from .helpers import KEY, URL, cli_env, manifest, run_cli
 
-URL = "https://huggingface.co/x/y"
 STYLES = ("cursor", "next", "link", "page")
-
-
-def manifest(tmp_path, n, **extra):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    )
-    for column, value in extra.items():
-        frame[column] = value
-    frame.to_csv(tmp_path / "m.csv", index=False)
 
 
 def body(name, workers=0):

@@ -14,9 +14,8 @@ from bulk._reading.records import ManifestRecord
 from bulk._shared import jsoncodec
 from bulk._validating.payloads import idempotency_key
 
-from .helpers import build_rows
+from .helpers import URL, build_rows
 
-URL = "https://huggingface.co/black-forest-labs/FLUX.1-dev"
 LORA = {
     "id": "212532",
     "versionId": "244808",

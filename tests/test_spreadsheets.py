@@ -10,9 +10,7 @@ import pytest
 
 import bulk
 
-from .helpers import build_rows, cli_env, read_manifest, run_cli
-
-URL = "https://huggingface.co/x/y"
+from .helpers import URL, build_rows, cli_env, read_manifest, run_cli
 
 
 def rows_of(path, **reading):

@@ -24,9 +24,7 @@ from bulk._running.runner import execute
 from bulk._validating.spool import Spool
 from bulk.emulator import Faults
 
-from .helpers import KEY
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, URL
 
 
 def lora(i):

@@ -3,6 +3,7 @@ a new user's trial asked for."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -13,17 +14,10 @@ import pytest
 import bulk
 from bulk.emulator import Faults
 
-from .helpers import KEY, cli_env, run_cli
+from . import helpers
+from .helpers import KEY, URL, cli_env, run_cli
 
-URL = "https://huggingface.co/x/y"
-
-
-def manifest(tmp_path, n=4, **extra):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **extra}
-    )
-    frame.to_csv(tmp_path / "m.csv", index=False)
-    return tmp_path / "m.csv"
+manifest = functools.partial(helpers.manifest, digits=1)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +27,7 @@ def manifest(tmp_path, n=4, **extra):
 )
 def test_each_outcome_has_its_exit_status(tmp_path, emulator_thread, case, expected):
     manifest(
-        tmp_path, gpu_tier=["BASIC", "NOPE", "BASIC", "BASIC"] if case == "invalid" else "BASIC"
+        tmp_path, 4, gpu_tier=["BASIC", "NOPE", "BASIC", "BASIC"] if case == "invalid" else "BASIC"
     )
     with emulator_thread() as emu:
         env = (
