@@ -1,6 +1,6 @@
 """Step 7: the command line, a thin layer over the library and the emulator: each command
 parses its flags, calls one library function, and turns a domain error into
-``Error: ...`` and an exit status (listed in ``_cli_help.EXITS``).
+``Error: ...`` and an exit status (listed in ``_cli.help.EXITS``).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ final       400, 401, 403, 404, 409, 422 and other 4xx; TLS failures    client, 
             the base URL's scheme, host and port (never sent)
 ==========  ==========================================================  ===============
 
-The session's key goes to the base URL and nowhere else: ``_origin.only_to`` refuses,
+The session's key goes to the base URL and nowhere else: ``origin.only_to`` refuses,
 for every request whoever builds it, another origin and any redirect.
 """
 

@@ -19,6 +19,7 @@ import anyio
 from yarl import URL
 
 from .._output.results import Stats
+from .._shared.config import Settings
 from .._shared.errors import Unsettled
 from .._shared.logs import note
 from .client import Action, Client, Kind, Page
@@ -26,7 +27,7 @@ from .pacing import Pacer
 from .paging import no_gc
 from .retrying import listing_policy
 
-__all__ = ["Directory", "conflict_message"]
+__all__ = ["Directory", "conflict_message", "listing_client"]
 
 
 def conflict_message(team: str | None, name: str, ids: list[str]) -> str:
@@ -156,3 +157,15 @@ class Directory:
             apps=len(page.apps),
         )
         return page
+
+
+def listing_client(settings: Settings, options: Any) -> Client:
+    """A client for whole-team listings only (plan, status, export, wait, prune): two
+    connections, the options' timeouts."""
+    return Client(
+        settings.base_url,
+        settings.key,
+        timeout=options.timeout,
+        connect_timeout=options.connect_timeout,
+        pool=2,
+    )

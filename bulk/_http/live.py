@@ -17,8 +17,7 @@ import anyio
 from .._output.results import Stats
 from .._shared.config import Settings, resolve_settings
 from .._shared.errors import ServiceError, Unsettled
-from .client import Client
-from .directory import Directory
+from .directory import Directory, listing_client
 from .pacing import Pacer
 
 __all__ = ["Live", "live_apps", "settings_of"]
@@ -69,13 +68,7 @@ async def live_apps(
 ) -> AsyncIterator[Live]:
     """A ``Live`` over one pooled client, paced at ``options.rate``."""
     stats = Stats()
-    async with Client(
-        settings.base_url,
-        settings.key,
-        timeout=options.timeout,
-        connect_timeout=options.connect_timeout,
-        pool=2,
-    ) as client:
+    async with listing_client(settings, options) as client:
         pacer = Pacer(rate=options.rate, clock=clock, sleep=sleep)
         directory = Directory(
             client, pacer, clock=clock, sleep=sleep, stats=stats, max_retries=options.max_retries

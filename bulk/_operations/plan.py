@@ -14,8 +14,7 @@ from typing import Any
 import pandas as pd
 from yarl import URL
 
-from .._http.client import Client
-from .._http.directory import Directory, conflict_message
+from .._http.directory import Directory, conflict_message, listing_client
 from .._http.pacing import Pacer
 from .._output.report import Report
 from .._output.results import Stats, check_output, write_table
@@ -141,13 +140,7 @@ async def _listed(
     settings: Settings, options: RunOptions, teams: tuple[str, ...], stats: Stats
 ) -> Directory:
     """Each team's apps, listed once: all a plan asks of the server."""
-    async with Client(
-        settings.base_url,
-        settings.key,
-        timeout=options.timeout,
-        connect_timeout=options.connect_timeout,
-        pool=2,
-    ) as client:
+    async with listing_client(settings, options) as client:
         directory = Directory(
             client, Pacer(rate=options.rate), stats=stats, max_retries=options.max_retries
         )
