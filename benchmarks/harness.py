@@ -109,7 +109,7 @@ def measure(cmd: list[str], *, env: dict[str, str] | None = None) -> Measure:
 
 # bulk with every fsync a no-op: what the durability costs, measured side by side.
 NO_FSYNC = (
-    "import runpy, bulk._durable as d; d.fsync = lambda fd: None; "
+    "import runpy, bulk._shared.durable as d; d.fsync = lambda fd: None; "
     "runpy.run_module('bulk', run_name='__main__')"
 )
 

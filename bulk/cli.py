@@ -1,6 +1,6 @@
 """Step 7: the command line, a thin layer over the library and the emulator: each command
 parses its flags, calls one library function, and turns a domain error into
-``Error: ...`` and an exit status (listed in ``_cli_help.EXITS``).
+``Error: ...`` and an exit status (listed in ``_cli.help.EXITS``).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from . import __version__
-from ._cli_delete import delete_parser
-from ._cli_flags import (
+from ._cli.delete import delete_parser
+from ._cli.flags import (
     EXIT_INTERRUPTED,
     EXIT_ROWS,
     EXIT_STOPPED,
@@ -20,14 +20,13 @@ from ._cli_flags import (
     log_flags,
     summary_of_failure,
 )
-from ._cli_help import EPILOGS, EXITS, TOP, Help
-from ._cli_live import export_parser, status_parser
-from ._cli_run import apply_parser, create_parser, plan_parser
-from ._cli_serve import serve_parser
-from ._cli_wait import wait_parser
-from ._errors import BulkError, ManifestError, ServiceError, UsageError
-from ._logs import configure, log
-from ._options import OptionError
+from ._cli.help import EPILOGS, EXITS, TOP, Help
+from ._cli.live import export_parser, status_parser
+from ._cli.run import apply_parser, create_parser, plan_parser
+from ._cli.serve import serve_parser
+from ._cli.wait import wait_parser
+from ._shared.errors import BulkError, ManifestError, OptionError, ServiceError, UsageError
+from ._shared.logs import configure, log
 
 __all__ = ["command_list", "main", "parser"]
 

@@ -14,15 +14,20 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 from aiohttp import ClientResponse
 
 import bulk
 from bulk import cli
-from bulk.emulator import Emulator, Faults
+from bulk._output.results import Result, tuples_frame, write_frames
+from bulk._reading.manifest import ManifestReader
+from bulk._validating.payloads import Row, Validator
+from bulk.emulator import Faults, Server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "input_samples"
 KEY = "test-key-5f0c9e"  # the emulator's; tests assert it never leaks into output
+URL = "https://huggingface.co/x/y"  # the model URL of the tests' manifests
 
 
 class FakeClock:
@@ -58,7 +63,7 @@ class EmulatorThread:
     def __init__(self, faults: Faults | None = None) -> None:
         self._running = bulk.Emulator(faults or Faults(), api_key=KEY)
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Server:
         return self._running.__enter__().state
 
     def __exit__(self, *exc_info: object) -> None:
@@ -122,3 +127,35 @@ class CompatResponse(ClientResponse):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
         super().__init__(*args, **kwargs)
+
+
+def read_manifest(manifest: Any, *, loras: Any = None) -> SimpleNamespace:
+    """The whole manifest at once (runs stream it): ``records``, ``source``, ``warnings``."""
+    reader = ManifestReader(manifest, loras=loras)
+    records = [record for chunk in reader for record in chunk]
+    return SimpleNamespace(records=records, source=reader.source, warnings=reader.warnings)
+
+
+def build_rows(records: Any, *, team_id: str | None = None, allow_large: bool = False) -> list[Row]:
+    """Every record validated: a valid row gets its body, payload and key, others an error."""
+    return Validator(team_id=team_id, allow_large=allow_large)(records)
+
+
+def to_frame(results: list[Result], index: Any = None) -> Any:
+    return tuples_frame([r.as_tuple() for r in results], index=index)
+
+
+def write_results(frame: Any, path: Any) -> Path:
+    return write_frames([frame], path)
+
+
+def manifest(
+    tmp_path: Path, n: int = 5, name: str = "m.csv", *, digits: int = 3, **extra: Any
+) -> Path:
+    """A CSV manifest of ``n`` valid apps named app-000, app-001... (``extra``: columns)."""
+    names = [f"app-{i:0{digits}d}" for i in range(n)]
+    path = tmp_path / name
+    pd.DataFrame({"name": names, "gpu_tier": "BASIC", "model_url": URL, **extra}).to_csv(
+        path, index=False
+    )
+    return path

@@ -8,19 +8,18 @@ from email.utils import formatdate
 import aiohttp
 import pytest
 
-from bulk._breaker import RetryBudget
-from bulk._client import MAX_ERROR_TEXT, Client, parse_retry_after
-from bulk._config import ApiKey
-from bulk._control import RunControl
-from bulk._directory import Directory
-from bulk._journal import Journal
-from bulk._pacing import Pacer
-from bulk._payloads import build_rows
-from bulk._results import Stats
-from bulk._retrying import THROTTLE_ALLOWANCE
-from bulk._sender import Sender, Shared
+from bulk._http.breaker import RetryBudget
+from bulk._http.client import MAX_ERROR_TEXT, Client, parse_retry_after
+from bulk._http.directory import Directory
+from bulk._http.pacing import Pacer
+from bulk._http.retrying import THROTTLE_ALLOWANCE
+from bulk._output.results import Stats
+from bulk._running.control import RunControl
+from bulk._running.journal import Journal
+from bulk._running.sender import Sender, Shared
+from bulk._shared.config import ApiKey
 
-from .helpers import FakeClock
+from .helpers import FakeClock, build_rows
 
 pytestmark = pytest.mark.anyio
 BASE = "https://api.example.test"
@@ -39,7 +38,7 @@ class Harness:
         self.control = RunControl()
         self.max_retries = max_retries
 
-    async def send(self, *, in_doubt=False):
+    async def send(self):
         async with Client(BASE, ApiKey(KEY), timeout=5, pool=2) as client:
             self.pacer = Pacer(clock=self.clock, sleep=self.clock.sleep)
             directory = Directory(client, self.pacer, clock=self.clock, sleep=self.clock.sleep)
@@ -55,7 +54,7 @@ class Harness:
                 clock=self.clock,
             )
             sender = Sender(shared, max_retries=self.max_retries, sleep=self.clock.sleep)
-            return await sender.send(row(), in_doubt=in_doubt, since=self.clock())
+            return await sender.send(row())
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from bulk import cli
-from bulk._cli_serve import _faults
+from bulk._cli.serve import _faults
 
 from .helpers import KEY, cli_env, run_cli
 

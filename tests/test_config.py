@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import bulk
-from bulk._config import ApiKey, check_base_url, resolve_settings
-from bulk._errors import ConfigError
+from bulk._shared.config import ApiKey, check_base_url, resolve_settings
+from bulk._shared.errors import ConfigError
 
 SECRET = "sk-very-secret-123"
 

@@ -12,12 +12,11 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk._compare import judge
+from bulk._validating.compare import judge
 from bulk.emulator import Faults
 
-from .helpers import KEY, cli_env, run_cli, wait_for
+from .helpers import KEY, URL, cli_env, run_cli, wait_for
 
-URL = "https://huggingface.co/x/y"
 TEAM = "t1"
 LORA = {
     "id": "212532",
@@ -49,7 +48,7 @@ def seed(emu):
         emu.store(TEAM, app)
 
 
-def manifest(tmp_path, *, bad=True, name="m.csv"):
+def plan_manifest(tmp_path, *, bad=True, name="m.csv"):
     rows = [
         ("same", "BASIC", 1, "d", ""),
         ("workers", "BASIC", 2, "d", ""),
@@ -72,7 +71,7 @@ def no_writes(emu):
 def test_plan_shows_each_rows_action_changes_and_totals_and_writes_nothing(
     tmp_path, emulator_thread
 ):
-    manifest(tmp_path)
+    plan_manifest(tmp_path)
     with emulator_thread() as emu:
         seed(emu)
         done = run_cli("plan", "m.csv", "--team-id", TEAM, cwd=tmp_path, env=cli_env(emu.url))
@@ -110,7 +109,7 @@ def test_plan_shows_each_rows_action_changes_and_totals_and_writes_nothing(
     "detailed, bad, expected", [(False, False, 0), (True, False, 4), (True, True, 1)]
 )
 def test_plan_exit_status(tmp_path, emulator_thread, detailed, bad, expected):
-    path = manifest(tmp_path, bad=bad)
+    path = plan_manifest(tmp_path, bad=bad)
     frame = pd.read_csv(path)
     frame[frame.name != "dup"].to_csv(path, index=False)
     flags = ["--detailed-exitcode"] if detailed else []
@@ -133,7 +132,7 @@ def test_a_plan_with_nothing_to_do_exits_0_even_with_detailed_exitcode(tmp_path,
 
 
 def test_apply_converges_what_an_update_can_change_and_leaves_the_rest(tmp_path, emulator_thread):
-    manifest(tmp_path)
+    plan_manifest(tmp_path)
     with emulator_thread() as emu:
         seed(emu)
         before = {a["id"]: json.dumps(a, sort_keys=True) for a in emu.apps[TEAM].values()}
@@ -333,7 +332,7 @@ def test_a_field_the_manifest_leaves_empty_is_not_managed():
 
 
 def test_the_library_plans_applies_and_rolls_back(tmp_path, emulator_thread):
-    path = manifest(tmp_path, bad=False)
+    path = plan_manifest(tmp_path, bad=False)
     with emulator_thread() as emu:
         seed(emu)
         given = {"base_url": emu.url, "api_key": KEY, "team_id": TEAM, "progress": False}
@@ -349,7 +348,7 @@ def test_the_library_plans_applies_and_rolls_back(tmp_path, emulator_thread):
 
 
 def test_plan_writes_its_summary_json_too(tmp_path, emulator_thread):
-    manifest(tmp_path)
+    plan_manifest(tmp_path)
     with emulator_thread() as emu:
         seed(emu)
         args = ("plan", "m.csv", "--team-id", TEAM, "--summary-json", "s.json")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bulk._existing import decide
-from bulk._journal import Prior
-from bulk._payloads import build_rows
+from bulk._running.existing import decide
+from bulk._running.journal import Prior
+
+from .helpers import build_rows
 
 
 def row():
@@ -15,8 +16,9 @@ def row():
 
 
 def outcome(ids, prior=None, *, skip_existing=True):
-    r = row()
-    result = decide(r, ids, prior, skip_existing=skip_existing)
+    given = row()
+    r, result = decide(given, ids, prior, skip_existing=skip_existing)
+    assert given.existing == ()  # a decision is a new value; the row given stays as it was
     return (result and (result.status, result.app_id, result.error_kind)), r.existing
 
 
@@ -29,8 +31,7 @@ def test_a_name_the_team_has_is_not_sent_and_ends_exists():
 
 
 def test_two_apps_of_the_name_fail_the_row_and_name_both():
-    r = row()
-    result = decide(r, ["app_1", "app_2"], None, skip_existing=True)
+    _, result = decide(row(), ["app_1", "app_2"], None, skip_existing=True)
     assert (result.status, result.error_kind) == ("failed", "client")
     assert "app_1" in result.error and "app_2" in result.error
 
@@ -56,3 +57,10 @@ def test_resume_adopts_an_app_that_appeared_after_an_unanswered_request(skip_exi
 
 def test_resume_sends_again_what_an_unanswered_request_did_not_create():
     assert outcome([], Prior(sent=True)) == (None, ())
+
+
+def test_a_row_is_a_value_no_step_can_rewrite():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row().op = "update"  # type: ignore[misc]

@@ -12,12 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 import bulk
-from bulk import _durable
+from bulk._shared import durable as _durable
 from bulk.emulator import Faults
 
-from .helpers import KEY
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, URL
 
 
 class Disk:

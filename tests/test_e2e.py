@@ -16,24 +16,12 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk._manifest import read_manifest
-from bulk._payloads import build_rows
-from bulk._results import COLUMNS
+from bulk._output.results import COLUMNS
 from bulk.emulator import serve
 
-from .helpers import KEY, SAMPLES, cli_env, run_cli
+from .helpers import KEY, SAMPLES, URL, build_rows, cli_env, manifest, read_manifest, run_cli
 
-URL = "https://huggingface.co/x/y"
 INVALID_SAMPLE_ROWS = [7, 12, 16, 20, 22]
-
-
-def manifest(tmp_path, n=5, name="m.csv", **extra):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **extra}
-    )
-    path = tmp_path / name
-    frame.to_csv(path, index=False)
-    return path
 
 
 def no_key_anywhere(*texts):

@@ -10,13 +10,9 @@ import re
 from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime
 
-import pandas as pd
-
 from bulk import cli
 
-from .helpers import cli_env, run_cli
-
-URL = "https://huggingface.co/x/y"
+from .helpers import cli_env, manifest, run_cli
 
 
 class Terminal(io.StringIO):
@@ -46,17 +42,10 @@ def last_bar(stderr):
     return bars[-1]
 
 
-def manifest(tmp_path, n=3, **columns):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **columns}
-    )
-    frame.to_csv(tmp_path / "m.csv", index=False)
-
-
 def test_the_progress_bar_counts_each_status_in_the_command_s_words(
     monkeypatch, tmp_path, emulator_thread
 ):
-    manifest(tmp_path, 3)
+    manifest(tmp_path, 3, digits=1)
     with emulator_thread() as emu:
         env = cli_env(emu.url)
         first = on_terminal(monkeypatch, tmp_path, env, "create", "m.csv", "-o", "a.csv")
@@ -73,7 +62,7 @@ def test_the_progress_bar_counts_each_status_in_the_command_s_words(
 def test_delete_asks_on_stderr_so_that_stdout_can_go_to_a_file(
     monkeypatch, tmp_path, emulator_thread
 ):
-    manifest(tmp_path, 2)
+    manifest(tmp_path, 2, digits=1)
     with emulator_thread() as emu:
         env = cli_env(emu.url)
         assert run_cli("create", "m.csv", cwd=tmp_path, env=env).returncode == 0
@@ -87,7 +76,7 @@ def test_delete_asks_on_stderr_so_that_stdout_can_go_to_a_file(
 
 
 def test_a_refused_run_s_summary_has_its_true_start_and_end(tmp_path, emulator_thread):
-    manifest(tmp_path, 2, active_workers=1)
+    manifest(tmp_path, 2, active_workers=1, digits=1)
     before = datetime.now(UTC)
     with emulator_thread() as emu:
         args = ("create", "m.csv", "--max-active-workers", "1", "--summary-json", "s.json")

@@ -10,17 +10,7 @@ import socket
 import pandas as pd
 import pytest
 
-from .helpers import KEY, cli_env, run_cli
-
-URL = "https://huggingface.co/x/y"
-
-
-def manifest(tmp_path, n=3, name="m.csv", **columns):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **columns}
-    )
-    frame.to_csv(tmp_path / name, index=False)
-    return tmp_path / name
+from .helpers import KEY, URL, cli_env, manifest, run_cli
 
 
 def results(tmp_path, name="m.results.csv"):
@@ -41,7 +31,7 @@ def no_traceback(done):
     ],
 )
 def test_a_key_file_in_the_encoding_its_bom_declares_works(tmp_path, emulator_thread, written):
-    manifest(tmp_path, 2)
+    manifest(tmp_path, 2, digits=1)
     (tmp_path / "key.txt").write_bytes(written)
     with emulator_thread() as emu:
         env = cli_env(emu.url, RUNGEN_API_KEY="")
@@ -54,7 +44,7 @@ def test_a_key_file_in_the_encoding_its_bom_declares_works(tmp_path, emulator_th
 
 
 def test_a_key_file_of_two_lines_says_so(tmp_path, emulator_thread):
-    manifest(tmp_path, 1)
+    manifest(tmp_path, 1, digits=1)
     (tmp_path / "key3.txt").write_text(f"{KEY}\nsecond line\n")
     with emulator_thread() as emu:
         env = cli_env(emu.url, RUNGEN_API_KEY="")
@@ -66,7 +56,7 @@ def test_a_key_file_of_two_lines_says_so(tmp_path, emulator_thread):
 
 
 def test_a_base_url_with_a_bad_port_is_a_usage_error(tmp_path):
-    manifest(tmp_path, 1)
+    manifest(tmp_path, 1, digits=1)
     done = run_cli(
         "create", "m.csv", "--base-url", "http://127.0.0.1:99999", cwd=tmp_path, env=cli_env("")
     )
@@ -77,7 +67,7 @@ def test_a_base_url_with_a_bad_port_is_a_usage_error(tmp_path):
 
 
 def test_a_base_url_whose_path_the_api_lacks_names_the_url_tried(tmp_path, emulator_thread):
-    manifest(tmp_path, 2)
+    manifest(tmp_path, 2, digits=1)
     with emulator_thread() as emu:
         wrong = f"{emu.url}/v1"
         done = run_cli("create", "m.csv", "--base-url", wrong, cwd=tmp_path, env=cli_env(""))
@@ -91,7 +81,7 @@ def test_a_base_url_whose_path_the_api_lacks_names_the_url_tried(tmp_path, emula
 
 def test_a_huge_cell_is_read_and_its_row_is_invalid_by_its_body_size(tmp_path, emulator_thread):
     huge = "x" * (2 * 1024 * 1024)  # past both the csv module's 128 KiB and the 1 MiB limit
-    manifest(tmp_path, 3, description=["short", huge, "short"])
+    manifest(tmp_path, 3, description=["short", huge, "short"], digits=1)
     with emulator_thread() as emu:
         done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
         names = sorted(emu.names())
@@ -106,7 +96,7 @@ def test_a_huge_cell_is_read_and_its_row_is_invalid_by_its_body_size(tmp_path, e
 
 
 def test_max_body_bytes_is_an_option(tmp_path, emulator_thread):
-    manifest(tmp_path, 2, description=["short", "y" * 5000])
+    manifest(tmp_path, 2, description=["short", "y" * 5000], digits=1)
     with emulator_thread() as emu:
         done = run_cli(
             "create", "m.csv", "--max-body-bytes", "4000", cwd=tmp_path, env=cli_env(emu.url)
@@ -141,7 +131,7 @@ def test_a_decimal_comma_in_a_json_lora_cell_gets_the_hint(tmp_path, emulator_th
         '[{"id": "1", "versionId": "2", "downloadUrl": "https://civitai.com/d/2", '
         '"name": "L", "weight": 0,8}]'
     )
-    manifest(tmp_path, 2, loras=[lora, ""])
+    manifest(tmp_path, 2, loras=[lora, ""], digits=1)
     with emulator_thread() as emu:
         done = run_cli("create", "m.csv", cwd=tmp_path, env=cli_env(emu.url))
         names = emu.names()
@@ -183,7 +173,7 @@ def test_the_lora_table_has_its_own_encoding_and_a_bom_is_fine(tmp_path, emulato
 
 
 def test_a_lora_table_without_its_columns_lists_those_it_has(tmp_path):
-    manifest(tmp_path, 1)
+    manifest(tmp_path, 1, digits=1)
     (tmp_path / "l.csv").write_text("App;Id;VersionId;DownloadUrl;Name;Weight\n")
     done = run_cli(
         "create", "m.csv", "--loras", "l.csv", "--dry-run", "--delimiter", ",", cwd=tmp_path
@@ -208,7 +198,7 @@ def stalled_port():
 
 
 def test_a_connect_stall_is_a_plain_retry_within_the_connect_timeout(tmp_path):
-    manifest(tmp_path, 2)
+    manifest(tmp_path, 2, digits=1)
     server, fillers = stalled_port()
     try:
         url = f"http://127.0.0.1:{server.getsockname()[1]}"

@@ -20,9 +20,7 @@ import pytest
 import bulk
 from bulk.emulator import Faults
 
-from .helpers import KEY, ROOT, cli_env, run_cli, wait_for
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, ROOT, URL, cli_env, run_cli, wait_for
 
 
 def frame(n, prefix="app"):
@@ -66,7 +64,7 @@ def test_bulk_run_in_a_running_loop_lets_a_timeout_error_through(monkeypatch):
     def times_out(*args, **kwargs):
         raise TimeoutError("the disk took too long")
 
-    monkeypatch.setattr("bulk._runner.prepare", times_out)
+    monkeypatch.setattr("bulk._running.runner.prepare", times_out)
     raised: list[BaseException] = []
 
     async def cell():
@@ -145,7 +143,7 @@ def test_resume_reads_a_journal_cut_inside_a_multibyte_character(tmp_path, emula
 def test_a_full_disk_while_journaling_still_leaves_the_results(
     tmp_path, emulator_thread, monkeypatch
 ):
-    from bulk._journal import Journal
+    from bulk._running.journal import Journal
 
     real, sent = Journal.intent, []
 
@@ -173,7 +171,7 @@ def test_a_full_disk_while_journaling_still_leaves_the_results(
 def test_a_slow_row_among_rows_that_exist_keeps_the_reorder_buffer_bounded(
     tmp_path, emulator_thread, monkeypatch
 ):
-    from bulk import _ordered
+    from bulk._running import ordered as _ordered
 
     monkeypatch.setattr(_ordered, "WINDOW", 20)
     real_add, peak = _ordered.OrderedResults.add, [0]

@@ -12,12 +12,10 @@ import urllib.request
 
 import pytest
 
-from bulk._cli_serve import _faults, serve_parser
+from bulk._cli.serve import _faults, serve_parser
 from bulk.emulator import Faults
 
-from .helpers import KEY, wait_for
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, URL, wait_for
 
 
 def body(name):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import signal
 import subprocess
@@ -14,17 +15,10 @@ import pytest
 import bulk
 from bulk.emulator import Faults
 
+from . import helpers
 from .helpers import KEY, cli_env, run_cli, wait_for
 
-URL = "https://huggingface.co/x/y"
-
-
-def manifest(tmp_path, n, name="m.csv"):
-    path = tmp_path / name
-    pd.DataFrame(
-        {"name": [f"app-{i:04d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    ).to_csv(path, index=False)
-    return path
+manifest = functools.partial(helpers.manifest, digits=4)  # app-0000: in order up to 10,000
 
 
 def assert_exactly_once(emu, results, n):

@@ -9,11 +9,12 @@ import types
 import pandas as pd
 import pytest
 
-from bulk._errors import UsageError
-from bulk._journal import Journal, read_journal
-from bulk._payloads import build_rows
-from bulk._progress import Progress
-from bulk._results import Result, to_frame, write_results
+from bulk._output.progress import Progress
+from bulk._output.results import Result
+from bulk._running.journal import Journal, read_journal
+from bulk._shared.errors import UsageError
+
+from .helpers import build_rows, to_frame, write_results
 
 ROWS = build_rows(
     [{"name": n, "gpu_tier": "BASIC", "model_url": "https://h/x"} for n in ("a", "b", "c")]
@@ -53,7 +54,7 @@ def test_reading_skips_a_line_cut_short_by_a_kill(tmp_path):
 async def test_resume_lists_only_once_a_killed_runs_unanswered_requests_could_have_landed(
     tmp_path,
 ):
-    from bulk._journal import let_land
+    from bulk._running.journal import let_land
 
     path = tmp_path / "j.jsonl"
     journal = Journal(path, resume=False)

@@ -10,18 +10,9 @@ import pytest
 import bulk
 from bulk.emulator import Faults
 
-from .helpers import KEY, cli_env, run_cli
+from .helpers import KEY, URL, cli_env, manifest, run_cli
 
-URL = "https://huggingface.co/x/y"
 LAG = Faults(list_lag=4, idempotency=False)
-
-
-def manifest(tmp_path, n):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    )
-    frame.to_csv(tmp_path / "m.csv", index=False)
-    return frame
 
 
 def held(emu):

@@ -15,15 +15,7 @@ import bulk
 from bulk.emulator import Faults
 from bulk.emulator._listing import visible
 
-from .helpers import KEY, cli_env, run_cli, wait_for
-
-URL = "https://huggingface.co/x/y"
-
-
-def manifest(tmp_path, n):
-    pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    ).to_csv(tmp_path / "m.csv", index=False)
+from .helpers import KEY, URL, cli_env, manifest, run_cli, wait_for
 
 
 def assert_one_app_per_row(emu, results, n, owner="user_emulated"):

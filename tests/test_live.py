@@ -9,10 +9,9 @@ import pytest
 
 import bulk
 
-from .helpers import KEY, cli_env, run_cli
+from .helpers import KEY, URL, cli_env, run_cli
 
 TEAM = "t1"
-URL = "https://huggingface.co/x/y"
 LORA = {
     "id": "007310",
     "versionId": "244808",

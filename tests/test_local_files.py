@@ -10,21 +10,11 @@ import os
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 
-from bulk._locks import lock_folder, lock_teams
+from bulk._running.locks import lock_folder, lock_teams
 
-from .helpers import ROOT, cli_env, run_cli
-
-URL = "https://huggingface.co/x/y"
-
-
-def manifest(tmp_path, n=3):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    )
-    frame.to_csv(tmp_path / "m.csv", index=False)
+from .helpers import ROOT, cli_env, manifest, run_cli
 
 
 @pytest.fixture
@@ -53,7 +43,7 @@ def test_import_bulk_needs_no_fcntl():
 
 @pytest.mark.skipif(os.name != "posix", reason="modes and owners are POSIX's")
 def test_a_run_keeps_its_locks_private_and_removes_them(tmp_path, emulator_thread, cache):
-    manifest(tmp_path)
+    manifest(tmp_path, 3)
     with lock_teams("http://127.0.0.1:1", ["team_a", ""]):
         folder = lock_folder()
         assert len(list(folder.iterdir())) == 2  # held while a run writes
@@ -69,7 +59,7 @@ def test_a_run_keeps_its_locks_private_and_removes_them(tmp_path, emulator_threa
 @pytest.mark.skipif(os.name != "posix", reason="modes and owners are POSIX's")
 @pytest.mark.parametrize("planted", ["open to others", "a symbolic link", "another user's"])
 def test_a_lock_folder_others_could_use_is_refused(tmp_path, emulator_thread, cache, planted):
-    manifest(tmp_path)
+    manifest(tmp_path, 3)
     folder = cache / "rungen-bulk" / "locks"
     folder.parent.mkdir(parents=True)
     if planted == "a symbolic link":
@@ -91,7 +81,7 @@ def test_a_lock_folder_others_could_use_is_refused(tmp_path, emulator_thread, ca
 
 
 def test_a_symlink_planted_at_the_journal_is_refused(tmp_path, emulator_thread, cache):
-    manifest(tmp_path)
+    manifest(tmp_path, 3)
     (tmp_path / "elsewhere").mkdir()
     stolen = tmp_path / "elsewhere" / "stolen.jsonl"
     journal = tmp_path / "m.results.journal.jsonl"
@@ -106,7 +96,7 @@ def test_a_symlink_planted_at_the_journal_is_refused(tmp_path, emulator_thread, 
 
 @pytest.mark.parametrize("lock", ["journal", "team"])
 def test_a_symlink_planted_at_a_lock_file_is_refused(tmp_path, emulator_thread, cache, lock):
-    manifest(tmp_path)
+    manifest(tmp_path, 3)
     target = tmp_path / "elsewhere.txt"
     with emulator_thread() as emu:
         if lock == "journal":
@@ -125,7 +115,7 @@ def test_a_symlink_planted_at_a_lock_file_is_refused(tmp_path, emulator_thread, 
 
 @pytest.mark.skipif(os.name != "posix", reason="XDG_CACHE_HOME is Linux's")
 def test_a_cache_folder_that_cannot_be_written_says_what_to_do(tmp_path, emulator_thread, cache):
-    manifest(tmp_path)
+    manifest(tmp_path, 3)
     cache.write_text("a file, not a folder")
     with emulator_thread() as emu:
         done = create(tmp_path, emu)

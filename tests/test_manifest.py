@@ -9,13 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bulk._errors import ManifestError
-from bulk._manifest import read_manifest
-from bulk._payloads import build_rows
+from bulk._shared.errors import ManifestError
 
-from .helpers import SAMPLES
+from .helpers import SAMPLES, URL, build_rows, read_manifest
 
-URL = "https://huggingface.co/x/y"
 LORA = {
     "id": "007310",
     "versionId": "244808",

@@ -7,8 +7,8 @@ import math
 import anyio
 import pytest
 
-from bulk._breaker import RetryBudget
-from bulk._pacing import Pacer
+from bulk._http.breaker import RetryBudget
+from bulk._http.pacing import Pacer
 
 from .helpers import FakeClock, max_in_window
 

@@ -9,7 +9,7 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import pytest
 
-from bulk._pacing import Pacer
+from bulk._http.pacing import Pacer
 
 from .helpers import FakeClock
 

@@ -14,22 +14,13 @@ import pytest
 from aiohttp import web
 from yarl import URL as Url
 
-from bulk._paging import PagingError, next_page
+from bulk._http.paging import next_page
+from bulk._shared.errors import PagingError
 from bulk.emulator import Faults
 
-from .helpers import KEY, cli_env, run_cli
+from .helpers import KEY, URL, cli_env, manifest, run_cli
 
-URL = "https://huggingface.co/x/y"
 STYLES = ("cursor", "next", "link", "page")
-
-
-def manifest(tmp_path, n, **extra):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    )
-    for column, value in extra.items():
-        frame[column] = value
-    frame.to_csv(tmp_path / "m.csv", index=False)
 
 
 def body(name, workers=0):
@@ -210,11 +201,11 @@ def test_a_mix_of_styles_is_followed_page_by_page():
 async def test_the_one_complete_listing_of_a_team_and_the_clients_list_apps_page():
     """``Directory.fetch_all`` (paced, retried, counted) and ``Client.list_apps`` (one
     call, every page) give every app of a team, over pages that fail now and then."""
-    from bulk._client import Client
-    from bulk._config import ApiKey
-    from bulk._directory import Directory
-    from bulk._pacing import Pacer
-    from bulk._results import Stats
+    from bulk._http.client import Client
+    from bulk._http.directory import Directory
+    from bulk._http.pacing import Pacer
+    from bulk._output.results import Stats
+    from bulk._shared.config import ApiKey
     from bulk.emulator import serve
 
     faults = Faults(page_size=3, paging="next", list_error_rate=0.3, seed=4)

@@ -10,11 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bulk import _jsoncodec as jsoncodec
-from bulk._payloads import build_rows, idempotency_key
-from bulk._records import Record
+from bulk._reading.records import ManifestRecord
+from bulk._shared import jsoncodec
+from bulk._validating.payloads import idempotency_key
 
-URL = "https://huggingface.co/black-forest-labs/FLUX.1-dev"
+from .helpers import URL, build_rows
+
 LORA = {
     "id": "212532",
     "versionId": "244808",
@@ -228,12 +229,12 @@ def test_bad_row_never_stops_the_others():
 
 
 def test_loras_from_the_table_name_their_table_row():
-    record = Record(rec(), table_loras=((4, LORA), (5, {**LORA, "weight": "x"})))
+    record = ManifestRecord(rec(), table_loras=((4, LORA), (5, {**LORA, "weight": "x"})))
     assert one(record).error == "row 1: LoRA table row 5: weight must be a finite number, got 'x'"
 
 
 def test_loras_in_both_the_cell_and_the_table_is_an_error():
-    record = Record(rec(loras=json.dumps([LORA])), table_loras=((1, LORA),))
+    record = ManifestRecord(rec(loras=json.dumps([LORA])), table_loras=((1, LORA),))
     assert "given both in the manifest and in the LoRA table" in one(record).error
 
 

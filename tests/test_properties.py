@@ -12,11 +12,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulk._manifest import FIELDS, read_manifest
-from bulk._pacing import Pacer
-from bulk._payloads import build_rows
+from bulk._http.pacing import Pacer
+from bulk._reading.manifest import FIELDS
 
-from .helpers import FakeClock, max_in_window
+from .helpers import FakeClock, build_rows, max_in_window, read_manifest
 
 scalars = st.one_of(
     st.none(),

@@ -9,10 +9,9 @@ import pytest
 
 import bulk
 
-from .helpers import KEY, cli_env, run_cli
+from .helpers import KEY, URL, cli_env, run_cli
 
 TEAM = "t1"
-URL = "https://huggingface.co/x/y"
 
 
 def seed(emu):
@@ -29,7 +28,7 @@ def seed(emu):
     return ids
 
 
-def manifest(tmp_path, names=("keep", "idle", "new"), tier="BASIC", name="m.csv"):
+def managed_manifest(tmp_path, names=("keep", "idle", "new"), tier="BASIC", name="m.csv"):
     path = tmp_path / name
     frame = pd.DataFrame({"name": list(names), "gpu_tier": tier, "model_url": URL})
     frame["active_workers"] = [2, 0, 0][: len(frame)]
@@ -42,7 +41,7 @@ def test_apply_prune_deletes_exactly_the_dropped_apps_each_at_0_workers(tmp_path
         ids = seed(emu)
         done = run_cli(
             "apply",
-            str(manifest(tmp_path)),
+            str(managed_manifest(tmp_path)),
             "--team-id",
             TEAM,
             "--prune",
@@ -79,7 +78,7 @@ def test_plan_lists_unmanaged_apps_and_prune_makes_them_deletes(tmp_path, emulat
     with emulator_thread() as emu:
         seed(emu)
         env = cli_env(emu.url)
-        path = str(manifest(tmp_path, names=("keep", "idle")))
+        path = str(managed_manifest(tmp_path, names=("keep", "idle")))
         plain = run_cli(
             "plan", path, "--team-id", TEAM, "--detailed-exitcode", cwd=tmp_path, env=env
         )
@@ -135,7 +134,7 @@ def test_each_prune_guard_refuses_with_nothing_sent(
 ):
     with emulator_thread() as emu:
         seed(emu)
-        stderr = _refused(tmp_path, emu, manifest(tmp_path, names=names, tier=tier), *flags)
+        stderr = _refused(tmp_path, emu, managed_manifest(tmp_path, names=names, tier=tier), *flags)
     assert said in stderr and "Traceback" not in stderr
 
 
@@ -143,7 +142,7 @@ def test_the_library_prunes_too(tmp_path, emulator_thread):
     with emulator_thread() as emu:
         ids = seed(emu)
         frame = bulk.apply(
-            manifest(tmp_path),
+            managed_manifest(tmp_path),
             team_id=TEAM,
             prune=True,
             base_url=emu.url,

@@ -17,18 +17,9 @@ import pytest
 import bulk
 from bulk.emulator import Faults, serve
 
-from .helpers import KEY, SAMPLES, cli_env, run_cli, wait_for
+from .helpers import KEY, SAMPLES, URL, cli_env, manifest, run_cli, wait_for
 
-URL = "https://huggingface.co/x/y"
 NO_IDEMPOTENCY = Faults(idempotency=False)
-
-
-def manifest(tmp_path, n, name="m.csv", **extra):
-    path = tmp_path / name
-    pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **extra}
-    ).to_csv(path, index=False)
-    return path
 
 
 def held(emu, owner="user_emulated"):

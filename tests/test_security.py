@@ -9,20 +9,10 @@ import json
 import pandas as pd
 import pytest
 
-from .helpers import cli_env, run_cli
+from .helpers import URL, cli_env, manifest, run_cli
 from .stub_server import Answer, Received, StubServer
 
-URL = "https://huggingface.co/x/y"
 LISTED = Answer(200, b'{"data": []}', {"Content-Type": "application/json"})
-
-
-def manifest(tmp_path, n=3):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i:03d}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL}
-    )
-    path = tmp_path / "m.csv"
-    frame.to_csv(path, index=False)
-    return path
 
 
 def nothing_reached(emu) -> None:
@@ -35,7 +25,7 @@ def nothing_reached(emu) -> None:
 def test_a_redirecting_base_url_stops_the_run_and_the_key_goes_nowhere(
     tmp_path, emulator_thread, status
 ):
-    path = manifest(tmp_path)
+    path = manifest(tmp_path, 3)
     with emulator_thread() as other:
         elsewhere = f"{other.url}/app"
         with StubServer(lambda got: Answer(status, headers={"Location": elsewhere})) as stub:
@@ -168,7 +158,7 @@ def test_no_parser_takes_abbreviations():
 
 @pytest.mark.parametrize("flag", [["--api-key", PLAIN_KEY], [f"--api-key={PLAIN_KEY}"]])
 def test_a_key_given_as_a_flag_is_refused_and_never_echoed(tmp_path, emulator_thread, flag):
-    path = manifest(tmp_path)
+    path = manifest(tmp_path, 3)
     with emulator_thread() as emu:
         args = ["create", str(path), *flag, "--summary-json", "s.json", "--log-format", "json"]
         done = run_cli(*args, cwd=tmp_path, env=cli_env(emu.url))
@@ -182,7 +172,7 @@ def test_a_key_given_as_a_flag_is_refused_and_never_echoed(tmp_path, emulator_th
 
 @pytest.mark.parametrize("flag", [["--api-key-file", PLAIN_KEY], [f"--api-key-file={PLAIN_KEY}"]])
 def test_a_key_given_for_the_key_file_is_never_echoed(tmp_path, emulator_thread, flag):
-    path = manifest(tmp_path)
+    path = manifest(tmp_path, 3)
     with emulator_thread() as emu:
         args = ["create", str(path), *flag, "--summary-json", "s.json"]
         args += ["--log-format", "json", "--log-file", "log.jsonl"]
@@ -230,8 +220,8 @@ def test_a_tampered_results_file_cannot_steer_delete(tmp_path, emulator_thread):
 
 @pytest.mark.anyio
 async def test_ids_from_a_server_are_never_requested(mocked):
-    from bulk._client import Action, Client
-    from bulk._config import ApiKey
+    from bulk._http.client import Action, Client
+    from bulk._shared.config import ApiKey
 
     async with Client("https://api.example", ApiKey(PLAIN_KEY), timeout=5, pool=1) as client:
         put = await client.update("../admin/users/42", b"{}", team=None)
@@ -247,9 +237,9 @@ async def test_the_session_sends_nothing_off_the_base_url(emulator_thread):
     the session itself sends none to another scheme, host or port."""
     from yarl import URL as Url
 
-    from bulk._client import Action, Client
-    from bulk._config import ApiKey
-    from bulk._origin import Refused
+    from bulk._http.client import Action, Client
+    from bulk._shared.config import ApiKey
+    from bulk._shared.errors import Refused
 
     with emulator_thread() as other:
         moved = Answer(302, headers={"Location": f"{other.url}/app"})
@@ -264,7 +254,7 @@ async def test_the_session_sends_nothing_off_the_base_url(emulator_thread):
 
 
 def test_plan_stops_on_a_redirect_too(tmp_path, emulator_thread):
-    path = manifest(tmp_path)
+    path = manifest(tmp_path, 3)
     with emulator_thread() as other:
         moved = Answer(301, headers={"Location": f"{other.url}/app"})
         with StubServer(lambda got: moved) as stub:

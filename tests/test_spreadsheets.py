@@ -9,17 +9,13 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk._manifest import read_manifest
-from bulk._payloads import build_rows
 
-from .helpers import cli_env, run_cli
-
-URL = "https://huggingface.co/x/y"
+from .helpers import URL, build_rows, cli_env, read_manifest, run_cli
 
 
 def rows_of(path, **reading):
     options = bulk.RunOptions(**reading)
-    from bulk._manifest import ManifestReader
+    from bulk._reading.manifest import ManifestReader
 
     reader = ManifestReader(path, loras=options.loras, reading=options.reading)
     return build_rows([r for chunk in reader for r in chunk])
@@ -158,7 +154,7 @@ def test_the_first_sheet_hint_and_a_sheet_named_for_a_csv(tmp_path):
     book.save(tmp_path / "m.xlsx")
     with pytest.raises(bulk.ManifestError, match="first sheet: name another with --sheet"):
         rows_of(tmp_path / "m.xlsx")
-    from bulk._manifest import ManifestReader
+    from bulk._reading.manifest import ManifestReader
 
     (tmp_path / "m.csv").write_text(f"name,gpu_tier,model_url\na,BASIC,{URL}\n")
     reader = ManifestReader(tmp_path / "m.csv", reading=bulk.RunOptions(sheet="Apps").reading)

@@ -14,20 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 
 import bulk
-from bulk import _formats as formats
-from bulk import _journal as journal
-from bulk import _ordered as ordered
-from bulk._manifest import ManifestReader
-from bulk._options import RunOptions
-from bulk._ordered import OrderedResults
-from bulk._results import Result
-from bulk._runner import execute
-from bulk._spool import Spool
+from bulk._output.results import Result
+from bulk._reading import formats
+from bulk._reading.manifest import ManifestReader
+from bulk._running import journal, ordered
+from bulk._running.options import RunOptions
+from bulk._running.ordered import OrderedResults
+from bulk._running.runner import execute
+from bulk._validating.spool import Spool
 from bulk.emulator import Faults
 
-from .helpers import KEY
-
-URL = "https://huggingface.co/x/y"
+from .helpers import KEY, URL
 
 
 def lora(i):

@@ -3,6 +3,7 @@ a new user's trial asked for."""
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -13,17 +14,10 @@ import pytest
 import bulk
 from bulk.emulator import Faults
 
-from .helpers import KEY, cli_env, run_cli
+from . import helpers
+from .helpers import KEY, URL, cli_env, run_cli
 
-URL = "https://huggingface.co/x/y"
-
-
-def manifest(tmp_path, n=4, **extra):
-    frame = pd.DataFrame(
-        {"name": [f"app-{i}" for i in range(n)], "gpu_tier": "BASIC", "model_url": URL, **extra}
-    )
-    frame.to_csv(tmp_path / "m.csv", index=False)
-    return tmp_path / "m.csv"
+manifest = functools.partial(helpers.manifest, digits=1)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +27,7 @@ def manifest(tmp_path, n=4, **extra):
 )
 def test_each_outcome_has_its_exit_status(tmp_path, emulator_thread, case, expected):
     manifest(
-        tmp_path, gpu_tier=["BASIC", "NOPE", "BASIC", "BASIC"] if case == "invalid" else "BASIC"
+        tmp_path, 4, gpu_tier=["BASIC", "NOPE", "BASIC", "BASIC"] if case == "invalid" else "BASIC"
     )
     with emulator_thread() as emu:
         env = (
@@ -183,7 +177,7 @@ def test_a_run_after_a_rollback_creates_the_apps_again_where_keys_are_remembered
 
 
 def test_a_second_run_of_the_same_journal_at_once_is_refused(tmp_path):
-    from bulk._journal import Journal
+    from bulk._running.journal import Journal
 
     path = tmp_path / "r.journal.jsonl"
     first = Journal(path, resume=False)
@@ -228,8 +222,8 @@ def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn):
     import sys
     import types
 
-    from bulk._progress import Progress
-    from bulk._results import Result
+    from bulk._output.progress import Progress
+    from bulk._output.results import Result
 
     monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
     real = importlib.util.find_spec
@@ -245,7 +239,7 @@ def test_no_tqdm_warning_in_a_notebook_without_ipywidgets(monkeypatch, recwarn):
 
 
 def test_two_runs_writing_to_the_same_team_at_once_are_refused(tmp_path, emulator_thread):
-    from bulk._journal import lock_teams
+    from bulk._running.journal import lock_teams
 
     manifest(tmp_path, 2)
     with emulator_thread() as emu, lock_teams(emu.url, [""]):  # a run in progress
@@ -266,7 +260,7 @@ def test_a_summary_is_written_for_a_run_that_could_not_run(tmp_path):
 def test_an_unlimited_rate_is_null_in_json_logs():
     import logging
 
-    from bulk._logs import _Json
+    from bulk._shared.logs import _Json
 
     record = logging.LogRecord("bulk", 5, "", 0, "pacer rate", (), None)
     record.fields = {"rate_from": float("inf"), "rate_to": 5.0}

@@ -11,16 +11,15 @@ import pandas as pd
 import pytest
 
 import bulk
-from bulk import _settle
+from bulk._operations import settle as _settle
 from bulk.emulator import Faults, serve
 
-from .helpers import KEY, FakeClock, cli_env, run_cli, wait_for
+from .helpers import KEY, URL, FakeClock, cli_env, run_cli, wait_for
 
 TEAM = "t1"
-URL = "https://huggingface.co/x/y"
 
 
-def manifest(tmp_path, running=30, stopped=10, name="m.csv"):
+def settling_manifest(tmp_path, running=30, stopped=10, name="m.csv"):
     rows = [(f"run{i:02d}", "BASIC", 1) for i in range(running)]
     rows += [(f"idle{i:02d}", "BASIC", 0) for i in range(stopped)]
     frame = pd.DataFrame(rows, columns=["name", "gpu_tier", "active_workers"])
@@ -40,7 +39,7 @@ def quick_rounds(monkeypatch):
 def created(tmp_path, emu, **kw):
     results = tmp_path / "m.results.csv"
     bulk.run(
-        manifest(tmp_path, **kw),
+        settling_manifest(tmp_path, **kw),
         base_url=emu.url,
         api_key=KEY,
         team_id=TEAM,
@@ -144,7 +143,7 @@ def test_a_wait_that_times_out_and_one_that_fails_fast(tmp_path, emulator_thread
 
 def test_create_wait_writes_the_state_column_and_exits_0(tmp_path, emulator_thread, quick_rounds):
     with emulator_thread(Faults(start_seconds=0.2)) as emu:
-        path = manifest(tmp_path)
+        path = settling_manifest(tmp_path)
         done = run_cli(
             "create",
             str(path),
@@ -172,7 +171,7 @@ def test_create_wait_writes_the_state_column_and_exits_0(tmp_path, emulator_thre
 def test_apply_wait_times_out_and_exits_1(tmp_path, emulator_thread, quick_rounds):
     faults = Faults(never_start=("run01",), fail=("run02",))
     with emulator_thread(faults) as emu:
-        path = manifest(tmp_path, running=3, stopped=1)
+        path = settling_manifest(tmp_path, running=3, stopped=1)
         done = run_cli(
             "apply",
             str(path),
@@ -249,7 +248,7 @@ def test_bulk_emulator_takes_the_start_seconds_too(tmp_path):
 def test_the_library_waits_with_wait_true(tmp_path, emulator_thread, quick_rounds):
     with emulator_thread(Faults(start_seconds=0.1)) as emu:
         frame = bulk.run(
-            manifest(tmp_path, running=2, stopped=1),
+            settling_manifest(tmp_path, running=2, stopped=1),
             base_url=emu.url,
             api_key=KEY,
             team_id=TEAM,

@@ -10,9 +10,9 @@ import copy
 import threading
 from typing import Any
 
+from ._app import serve
 from ._faults import Faults
-from ._server import Emulator as State
-from ._server import serve
+from ._server import Server as State
 
 __all__ = ["Emulator"]
 

@@ -15,17 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from ._contract import check_update
-from ._server import EMULATOR, Emulator, _deny, _drop, _fail_before, _json
+from ._server import EMULATOR, Server, _deny, _drop, _fail_before, _json
 
 __all__ = ["delete_app", "put_app"]
 
 
-async def _arrive(
-    request: web.Request, counter: str
-) -> tuple[Emulator, bytes, web.Response | None]:
+async def _arrive(request: web.Request, counter: str) -> tuple[Server, bytes, web.Response | None]:
     """What every change meets first: its count, the latency, the key, the limit, the
     faults."""
-    emu: Emulator = request.app[EMULATOR]
+    emu: Server = request.app[EMULATOR]
     setattr(emu.record, counter, getattr(emu.record, counter) + 1)
     raw = await request.read()
     if emu.faults.latency:
@@ -33,7 +31,7 @@ async def _arrive(
     return emu, raw, _deny(request, emu) or _fail_before(request, emu)
 
 
-def _not_found(app_id: str) -> web.Response:
+def _no_such_app(app_id: str) -> web.Response:
     return _json(404, {"error": f"App with ID '{app_id}' not found."})
 
 
@@ -44,7 +42,7 @@ async def put_app(request: web.Request) -> web.Response:
     app_id = request.match_info["app_id"]
     app = emu.apps.get(emu.owner(request), {}).get(app_id)
     if app is None:
-        return _not_found(app_id)
+        return _no_such_app(app_id)
     try:
         body = json.loads(raw)
     except ValueError:
@@ -60,7 +58,7 @@ async def put_app(request: web.Request) -> web.Response:
     return web.Response(status=200, body=answer, content_type="application/json")
 
 
-def _change(emu: Emulator, app: dict[str, Any], body: dict[str, Any]) -> None:
+def _change(emu: Server, app: dict[str, Any], body: dict[str, Any]) -> None:
     for field in ("name", "description"):
         if field in body:
             app[field] = body[field]
@@ -87,7 +85,7 @@ async def delete_app(request: web.Request) -> web.Response:
     owner, app_id = emu.owner(request), request.match_info["app_id"]
     app = emu.apps.get(owner, {}).pop(app_id, None)
     if app is None:
-        return _not_found(app_id)
+        return _no_such_app(app_id)
     emu.loras.pop(app_id, None)
     emu.lifecycle.forget(app_id)
     emu.record.deleted.append((owner, app_id, app["configuration"]["active_workers"]))

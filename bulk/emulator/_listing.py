@@ -21,12 +21,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ._server import Emulator, _json, _reading
+from ._server import Server, _json, _reading
 
 __all__ = ["list_apps", "visible"]
 
 
-def visible(emu: Emulator, owner: str, app_id: str, now: float) -> bool:
+def visible(emu: Server, owner: str, app_id: str, now: float) -> bool:
     """Held, and old enough to show in listings."""
     born = emu.born.get(app_id)
     return (
@@ -60,7 +60,7 @@ def _start(request: web.Request, paging: str, size: int) -> int:
 
 
 @_reading
-async def list_apps(request: web.Request, emu: Emulator) -> web.Response:
+async def list_apps(request: web.Request, emu: Server) -> web.Response:
     faults = emu.faults
     if emu.draw(faults.list_error_rate):
         return _json(503, {"error": "Service unavailable."}, {"Retry-After": "1"})
@@ -98,7 +98,7 @@ def _all(apps: list[dict[str, Any]]) -> web.Response:
 
 
 def _page(
-    emu: Emulator,
+    emu: Server,
     paging: str,
     apps: list[dict[str, Any]],
     start: int,

@@ -6,14 +6,12 @@ A test double of the server, not part of the client: it shares no code with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import random
 import secrets
-import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,20 +22,20 @@ from ._contract import check_body
 from ._faults import Faults, Record, TokenBucket, draw, retry_after_header
 from ._lifecycle import Lifecycle
 
-__all__ = ["RECORD_PATH", "Emulator", "make_app", "serve"]
+__all__ = ["EMULATOR", "RECORD_PATH", "Server", "base_app"]
 
 BAD_GATEWAY = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center>"
     b"<h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
 USER_ID = "user_emulated"
-EMULATOR: web.AppKey[Emulator] = web.AppKey("emulator")
+EMULATOR: web.AppKey[Server] = web.AppKey("emulator")
 SEEN = ("content-type", "idempotency-key", "x-team-id")  # POST headers kept for tests
 RECORD_PATH = "/_emulator/record"
 
 
 @dataclass
-class Emulator:
+class Server:
     """The server's state: its key, its faults, its apps, and what it received."""
 
     api_key: str
@@ -145,7 +143,7 @@ def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> web.
     )
 
 
-def _drop(request: web.Request, emulator: Emulator, when: str) -> web.Response:
+def _drop(request: web.Request, emulator: Server, when: str) -> web.Response:
     emulator.record.drops[when] += 1
     if request.transport is not None:
         request.transport.abort()
@@ -153,7 +151,7 @@ def _drop(request: web.Request, emulator: Emulator, when: str) -> web.Response:
 
 
 async def _post_app(request: web.Request) -> web.Response:
-    emu: Emulator = request.app[EMULATOR]
+    emu: Server = request.app[EMULATOR]
     emu.record.posts += 1
     emu.record.post_times.append(asyncio.get_running_loop().time())
     if emu.on_post is not None:
@@ -185,7 +183,7 @@ async def _post_app(request: web.Request) -> web.Response:
     return web.Response(status=201, body=answer, content_type="application/json")
 
 
-def _replay(emu: Emulator, owner: str, key: str | None) -> web.Response | None:
+def _replay(emu: Server, owner: str, key: str | None) -> web.Response | None:
     replayed = emu.replay(owner, key)
     if replayed is None:
         return None
@@ -193,14 +191,14 @@ def _replay(emu: Emulator, owner: str, key: str | None) -> web.Response | None:
     return web.Response(status=replayed[0], body=replayed[1], content_type="application/json")
 
 
-def _fail_before(request: web.Request, emu: Emulator) -> web.Response | None:
+def _fail_before(request: web.Request, emu: Server) -> web.Response | None:
     """The faults that strike before the app is created: a drop, or a 5xx."""
     if emu.draw(emu.faults.drop_before):
         return _drop(request, emu, "before")
     return _server_error(emu)
 
 
-def _deny(request: web.Request, emu: Emulator) -> web.Response | None:
+def _deny(request: web.Request, emu: Server) -> web.Response | None:
     key = request.headers.get("x-api-key", "")
     if not secrets.compare_digest(key.encode(), emu.api_key.encode()):
         return _json(403, {"error": "Unauthorized access. Invalid API key."})
@@ -212,7 +210,7 @@ def _deny(request: web.Request, emu: Emulator) -> web.Response | None:
     return None
 
 
-def _server_error(emu: Emulator) -> web.Response | None:
+def _server_error(emu: Server) -> web.Response | None:
     if not emu.draw(emu.faults.error_rate):
         return None
     status = emu._rng.choice((500, 502, 503, 504))
@@ -221,11 +219,11 @@ def _server_error(emu: Emulator) -> web.Response | None:
     return _json(status, {"error": "Internal error." if status == 500 else "Service unavailable."})
 
 
-def _reading(handler: Callable[[web.Request, Emulator], Awaitable[web.Response]]) -> Any:
+def _reading(handler: Callable[[web.Request, Server], Awaitable[web.Response]]) -> Any:
     """GET handlers are counted, and refused without the right key."""
 
     async def guarded(request: web.Request) -> web.Response:
-        emu: Emulator = request.app[EMULATOR]
+        emu: Server = request.app[EMULATOR]
         emu.record.gets += 1
         return _deny(request, emu) or await handler(request, emu)
 
@@ -233,7 +231,7 @@ def _reading(handler: Callable[[web.Request, Emulator], Awaitable[web.Response]]
 
 
 @_reading
-async def _get_app(request: web.Request, emu: Emulator) -> web.Response:
+async def _get_app(request: web.Request, emu: Server) -> web.Response:
     app = emu.apps.get(emu.owner(request), {}).get(request.match_info["app_id"])
     if app is None:
         return _json(404, {"error": "App not found."})
@@ -272,40 +270,11 @@ async def _count_statuses(
     return response
 
 
-def make_app(emulator: Emulator) -> web.Application:
-    from ._changes import delete_app, put_app  # they build on this module's helpers
-    from ._listing import list_apps
-
+def base_app(emulator: Server) -> web.Application:
+    """The app with this module's routes: POST of apps, GET of one app, and the record."""
     app = web.Application(middlewares=[_count_statuses])
-    app.router.add_put("/app/{app_id}", put_app)
-    app.router.add_delete("/app/{app_id}", delete_app)
     app[EMULATOR] = emulator
     app.router.add_post("/app", _post_app)
-    app.router.add_get("/app", list_apps)
     app.router.add_get("/app/{app_id}", _get_app)
     app.router.add_get(RECORD_PATH, _record)
     return app
-
-
-@contextlib.asynccontextmanager
-async def serve(
-    *,
-    api_key: str | None = None,
-    faults: Faults | None = None,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    ssl_context: ssl.SSLContext | None = None,
-) -> AsyncIterator[Emulator]:
-    """Runs the emulator on ``host:port`` (0: a free port) while the block runs."""
-    emulator = Emulator(api_key or secrets.token_urlsafe(24), faults or Faults())
-    runner = web.AppRunner(make_app(emulator), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
-    await site.start()
-    bound = runner.addresses[0]
-    scheme = "https" if ssl_context else "http"
-    emulator.url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{bound[1]}"
-    try:
-        yield emulator
-    finally:
-        await runner.cleanup()
