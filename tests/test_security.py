@@ -307,3 +307,19 @@ def test_an_id_a_server_lists_is_checked_before_apply_puts_to_it(tmp_path, emula
     results = pd.read_csv(tmp_path / "m.results.csv")
     assert list(results.status) == ["failed", "updated"]
     assert "is not an app id" in results.error[0] and results.error_kind[0] == "client"
+
+
+@pytest.mark.parametrize("quote", ["json", "json-twice", "repr", "raw"])
+def test_a_part_of_the_key_is_removed_in_its_escaped_forms_too(quote):
+    from bulk import ApiKey
+
+    key = 'K3y"tr\\ialBZq9wPx7'
+    part = key[3:12]  # 9 of its characters, a quote and a backslash among them
+    shown = {
+        "json": json.dumps({"error": f"part={part}"}),
+        "json-twice": json.dumps(json.dumps({"error": f"part={part}"})),
+        "repr": repr(f"part={part}"),
+        "raw": f"part={part}",
+    }[quote]
+    redacted = ApiKey(key).redact(shown)
+    assert "ialBZ" not in redacted and "***" in redacted, redacted

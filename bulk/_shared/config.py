@@ -50,7 +50,8 @@ class ApiKey:
     def redact(self, text: str) -> str:
         """Removes the key, and only the key, from text that may have come from a server:
         in every form a server may echo it (raw, JSON-escaped, ``repr``-escaped), and any
-        run of 8 or more of its characters (a server that shows a part of it).
+        run of 8 or more of its characters (a server that shows a part of it), in each of
+        those forms.
 
         A short test key such as ``k`` is redacted only where it stands as a word of its
         own, so that "check the base URL" is left as it is.
@@ -63,7 +64,12 @@ class ApiKey:
             return word.sub("***", text)
         for form in self._forms:
             text = text.replace(form, "***")
-        return _without_parts(text, key)
+        # A part of the key comes through escaped as the whole does: each escaped form's
+        # runs are looked for too (escaping goes character by character, so an escaped
+        # part of the key is a part of the escaped key).
+        for form in self._forms:
+            text = _without_parts(text, form)
+        return text
 
     def fingerprint(self) -> str:
         """A short hash that tells two keys apart without revealing either."""
