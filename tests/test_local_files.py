@@ -80,17 +80,18 @@ def test_a_lock_folder_others_could_use_is_refused(tmp_path, emulator_thread, ca
     assert not (tmp_path / "theirs").exists() or list((tmp_path / "theirs").iterdir()) == []
 
 
-def test_a_symlink_planted_at_the_journal_is_refused(tmp_path, emulator_thread, cache):
+@pytest.mark.parametrize("name", ["m.results.journal.jsonl", "m.results.journal.1.jsonl"])
+def test_a_symlink_planted_at_the_journal_is_refused(tmp_path, emulator_thread, cache, name):
     manifest(tmp_path, 3)
     (tmp_path / "elsewhere").mkdir()
     stolen = tmp_path / "elsewhere" / "stolen.jsonl"
-    journal = tmp_path / "m.results.journal.jsonl"
+    journal = tmp_path / name
     journal.symlink_to(stolen)  # dangling: the run would create its target
     with emulator_thread() as emu:
         done = create(tmp_path, emu)
         assert emu.record.posts == 0 and not emu.apps
     assert done.returncode == 2
-    assert "the journal 'm.results.journal.jsonl' is a symbolic link" in done.stderr
+    assert f"the journal {name!r} is a symbolic link" in done.stderr
     assert not stolen.exists() and journal.is_symlink()
 
 

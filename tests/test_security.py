@@ -323,3 +323,20 @@ def test_a_part_of_the_key_is_removed_in_its_escaped_forms_too(quote):
     }[quote]
     redacted = ApiKey(key).redact(shown)
     assert "ialBZ" not in redacted and "***" in redacted, redacted
+
+
+def test_wait_stops_on_a_redirect_at_once(tmp_path, emulator_thread):
+    results = tmp_path / "r.results.csv"
+    results.write_text(
+        "row,name,status,app_id,http_status,attempts,error,error_kind,team_id\n"
+        "1,a,created,app_000001,201,1,,,t1\n"
+    )
+    with emulator_thread() as other:
+        moved = Answer(307, headers={"Location": f"{other.url}/app"})
+        with StubServer(lambda got: moved) as stub:
+            done = run_cli("wait", str(results), "-q", cwd=tmp_path, env=cli_env(stub.url))
+            listings = len(stub.received)
+        nothing_reached(other)
+    # Not a round after round until --wait-timeout: a redirect does not go away by waiting.
+    assert done.returncode == 3 and "HTTP 307 redirect to" in done.stderr, done.stderr
+    assert listings == 1

@@ -139,7 +139,11 @@ async def _listing(live: Live, team: str | None) -> dict[str, dict[str, Any]] | 
             raise ServiceError(
                 f"the key was refused while waiting: {exc}", **exc.context()
             ) from None
-        log.warning(f"warning: could not list the apps of team {team!r} this round: {exc}")
+        if exc.kind == "client":
+            # A redirect, a 404 or paging bulk cannot follow: no round will do better.
+            raise ServiceError(f"the apps could not be listed: {exc}", **exc.context()) from None
+        whose = f"team {team!r}" if team else "your own apps"
+        log.warning(f"warning: could not list {whose} this round: {exc}")
         return None
     return {str(app["id"]): app for app in apps}
 

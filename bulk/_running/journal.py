@@ -62,8 +62,10 @@ def _rotated(path: Path) -> Path:
 
 
 def check_journal(path: Path, *, inputs: Sequence[tuple[str, object]]) -> None:
-    """The journal, and the older one it may be moved to, never replace an input."""
+    """The journal, and the older one it may be moved to, never replace an input, and
+    neither is a planted link (refused before anything is sent, not when first read)."""
     for journal in (path, _rotated(path)):
+        no_symlink(journal, "journal")
         for what, given in inputs:
             if isinstance(given, str | os.PathLike) and same_file(journal, Path(given)):
                 raise UsageError(
