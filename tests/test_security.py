@@ -340,3 +340,31 @@ def test_wait_stops_on_a_redirect_at_once(tmp_path, emulator_thread):
     # Not a round after round until --wait-timeout: a redirect does not go away by waiting.
     assert done.returncode == 3 and "HTTP 307 redirect to" in done.stderr, done.stderr
     assert listings == 1
+
+
+def test_delete_never_removes_an_app_its_row_does_not_name(tmp_path, emulator_thread):
+    path = manifest(tmp_path, 3)
+    with emulator_thread() as emu:
+        env = cli_env(emu.url)
+        other = emu.store(
+            "user_emulated",
+            {
+                "name": "not ours",
+                "configuration": {"gpu_tier": "BASIC", "active_workers": 4},
+                "workflow": {"model_url": URL},
+            },
+        )
+        assert run_cli("create", str(path), cwd=tmp_path, env=env).returncode == 0
+        results = pd.read_csv(tmp_path / "m.results.csv", dtype=str)
+        results.loc[0, "app_id"] = other["id"]  # a well-formed id, of another app
+        results.to_csv(tmp_path / "m.results.csv", index=False)
+        done = run_cli("delete", "m.results.csv", "--yes", cwd=tmp_path, env=env)
+        deleted = [app_id for _, app_id, _ in emu.record.deleted]
+        left = {app["id"] for app in emu.apps["user_emulated"].values()}
+        scaled = emu.record.puts
+    assert done.returncode == 1
+    assert other["id"] in left and other["id"] not in deleted and len(deleted) == 2
+    assert scaled == 0  # nor was it scaled down
+    out = pd.read_csv(tmp_path / "m.results.deleted.csv", dtype=str)
+    assert list(out.status) == ["failed", "deleted", "deleted"]
+    assert "is the app 'not ours' on the server" in out.error[0]

@@ -44,6 +44,7 @@ class _Listing:
     started: float = -math.inf
     ids: dict[str, list[str]] | None = None  # name -> ids of the apps of that name
     apps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # name -> apps
+    by_id: dict[str, dict[str, Any]] | None = None  # id -> app, made when first asked
 
 
 class Directory:
@@ -81,6 +82,15 @@ class Directory:
         listing = self._listings.get(team)
         return [] if listing is None else listing.apps.get(name, [])
 
+    def listed_app(self, team: str | None, app_id: str) -> dict[str, Any] | None:
+        """The app of that id as the team's last listing showed it; None: not shown."""
+        listing = self._listings.get(team)
+        if listing is None:
+            return None
+        if listing.by_id is None:  # only a rollback asks by id: indexed once, then looked up
+            listing.by_id = {str(a["id"]): a for same in listing.apps.values() for a in same}
+        return listing.by_id.get(app_id)
+
     def team_apps(self, team: str | None) -> list[dict[str, Any]]:
         """Every app (with a name and an id) of the team's last listing."""
         listing = self._listings.get(team)
@@ -117,6 +127,7 @@ class Directory:
                     same.append(str(app_id))
                     by_name[name].append(app)
         listing.ids, listing.apps, listing.started = ids, by_name, started
+        listing.by_id = None
 
     async def fetch_all(self, team: str | None) -> list[dict[str, Any]]:
         """Every app of a team (None: the key's own) from one complete listing, each page

@@ -140,7 +140,7 @@ def read_results(path: Path) -> pd.DataFrame:
 def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Decision:
     """Deleted already by an earlier run of this journal, or to send: scaled to 0 first
     when the listing shows it running. An app the listing misses still gets its DELETE:
-    the 404 says it is gone."""
+    the 404 says it is gone. An id the listing shows under another name is never deleted."""
     if prior is not None and prior.status in ("deleted", "gone"):
         done: Status = "deleted" if prior.status == "deleted" else "gone"
         return row, Result(row.number, row.name, done, row.target)
@@ -150,11 +150,20 @@ def decide_delete(row: Row, directory: Directory, prior: Prior | None) -> Decisi
         return row, Result(
             row.number, row.name, "failed", row.target, error=problem, error_kind="client"
         )
+    app = directory.listed_app(row.team, row.target)
+    if app is not None and str(app.get("name")) != row.name:
+        # An edited or mixed-up results file: the id belongs to another app now.
+        error = (
+            f"row {row.label}: app_id: {row.target} is the app {str(app.get('name'))!r} on the "
+            f"server, not {row.name!r}, so nothing was deleted; check the results file"
+        )
+        return row, Result(
+            row.number, row.name, "failed", row.target, error=error, error_kind="client"
+        )
     scale_down = row.scale_down
-    for app in directory.listed_apps(row.team, row.name):
-        if str(app.get("id")) == row.target:
-            workers = (app.get("configuration") or {}).get("active_workers")
-            scale_down = not isinstance(workers, int) or workers > 0
+    if app is not None:
+        workers = (app.get("configuration") or {}).get("active_workers")
+        scale_down = not isinstance(workers, int) or workers > 0
     return replace(row, op="delete", scale_down=scale_down), None
 
 
