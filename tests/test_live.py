@@ -140,3 +140,24 @@ def test_an_exported_lora_updates_other_fields_but_not_its_weight(tmp_path, emul
     results = pd.read_csv(tmp_path / "weight.results.csv").set_index("name")
     assert created.returncode == 1 and posts == 0
     assert results.loc["new", "status"] == "invalid" and "versionId" in results.loc["new", "error"]
+
+
+def test_status_of_an_empty_team_replaces_its_own_output_night_after_night(
+    tmp_path, emulator_thread
+):
+    with emulator_thread() as emu:
+        nights = [
+            run_cli(
+                "status",
+                "--team-id",
+                "nobody",
+                "-o",
+                "e.jsonl",
+                "-q",
+                cwd=tmp_path,
+                env=cli_env(emu.url),
+            )
+            for _ in range(2)
+        ]
+    assert [n.returncode for n in nights] == [0, 0], nights[1].stderr
+    assert "0 apps" in nights[1].stdout and (tmp_path / "e.jsonl").exists()

@@ -44,6 +44,7 @@ def status_parser(commands: Any) -> None:
     )
     _optional_manifest(p)
     p.add_argument("-o", "--output", help="also write the table (.csv, .parquet, .jsonl)")
+    switch(p, "-q", "--quiet", "print the totals only, not the table")
     target_flags(p)
     _summary_flag(p)
     p.set_defaults(func=_status)
@@ -65,6 +66,7 @@ def export_parser(commands: Any) -> None:
         help="the manifest to write: .csv, .tsv, .parquet, .jsonl, .ndjson or .xlsx",
     )
     switch(p, "--force", "replace the output file when it exists")
+    switch(p, "-q", "--quiet", "print nothing but errors and warnings")
     target_flags(p)
     _summary_flag(p)
     p.set_defaults(func=_export)
@@ -78,8 +80,9 @@ def _status(args: argparse.Namespace, argv: Sequence[str]) -> int:
     summary = summary_path(args, args.manifest, args.loras, args.output)
     options = from_args(LiveOptions, args)
     frame = anyio.run(on_target, args, options, lambda o: status_frame(args.manifest, o))
-    print(status_lines(frame))
-    if frame.attrs["output"]:
+    lines = status_lines(frame)
+    print(lines.splitlines()[-1] if args.quiet and lines else lines)
+    if frame.attrs["output"] and not args.quiet:
         print(f"table: {frame.attrs['output']}")
     return write_summary_of(summary, frame.attrs["report"], argv, EXIT_OK)
 
@@ -89,12 +92,14 @@ def _export(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     from .._operations.export import export_frame
     from .._operations.status import LiveOptions
+    from .._output.report import counted
 
     summary = summary_path(args, args.output)
     options = from_args(LiveOptions, args)
     frame = anyio.run(on_target, args, options, lambda o: export_frame(o, force=args.force))
     for warning in frame.attrs["warnings"]:
         log.warning(f"warning: {warning}")
-    owner = f"team {args.team_id!r}" if args.team_id else "your own apps"
-    print(f"exported {len(frame)} apps of {owner}: {frame.attrs['output']}")
+    owner = f"of team {args.team_id!r}" if args.team_id else "of your own"
+    if not args.quiet:
+        print(f"exported {counted(len(frame), 'app')} {owner}: {frame.attrs['output']}")
     return write_summary_of(summary, frame.attrs["report"], argv, EXIT_OK)

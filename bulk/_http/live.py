@@ -42,10 +42,8 @@ class Live:
             try:
                 listed[team] = await self.apps(team)
             except Unsettled as exc:
-                owner = f"team {team!r}" if team else "your own apps"
-                raise ServiceError(
-                    f"the apps of {owner} could not be listed: {exc}", **exc.context()
-                ) from None
+                whose = f"the apps of team {team!r}" if team else "your own apps"
+                raise ServiceError(f"{whose} could not be listed: {exc}", **exc.context()) from None
         return listed
 
 

@@ -80,8 +80,9 @@ def doomed_apps(
 def refuse_many(doomed: list[Doomed], max_deletes: int) -> None:
     if len(doomed) > max_deletes:
         raise UsageError(
-            f"refusing to prune {counted(len(doomed), 'app')}: more than --max-deletes "
-            f"{max_deletes} (max_deletes=); raise it if the manifest is right; nothing was sent"
+            f"refusing to prune {counted(len(doomed), 'app')}: more than the {max_deletes} "
+            "that --max-deletes (max_deletes=) allows; raise it if the manifest is right; "
+            "nothing was sent"
         )
 
 

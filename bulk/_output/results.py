@@ -171,9 +171,15 @@ def check_output(
                 f"output {str(path)!r} is the {what}: it would be overwritten; choose "
                 "another --output (-o)"
             )
-    if path.exists() and path.stat().st_size > 0:
+    if path.exists() and not _blank(path):
         _check_replaceable(path, dry_run=dry_run, columns=columns)
     return path
+
+
+def _blank(path: Path) -> bool:
+    """Holds nothing a user could lose: an empty table written as JSONL is one newline."""
+    size = path.stat().st_size
+    return size == 0 or (size <= 4 and not path.read_bytes().strip())
 
 
 def _check_replaceable(path: Path, *, dry_run: bool, columns: Sequence[str]) -> None:
