@@ -94,11 +94,17 @@ def test_the_cronjob_s_commands_run_as_written(tmp_path, emulator_thread):
         env["PATH"] = f"{os.path.dirname(sys.executable)}{os.pathsep}{env['PATH']}"
         night = subprocess.run(["/bin/sh", "-c", script], cwd=tmp_path, env=env, timeout=150)
         names = sorted(emu.names())
+        summary = json.loads((tmp_path / "apps.summary.json").read_text())
+        again = subprocess.run(["/bin/sh", "-c", script], cwd=tmp_path, env=env, timeout=150)
+        second = json.loads((tmp_path / "apps.summary.json").read_text())
+        assert sorted(emu.names()) == names  # the second night changes nothing
     assert night.returncode == 0
     assert names == ["a", "b"]  # the plan had changes, so the job applied them
-    summary = json.loads((tmp_path / "apps.summary.json").read_text())
     assert summary["exit_code"] == 0 and summary["counts"]["created"] == 2
     assert KEY not in (tmp_path / "apps.summary.json").read_text()
+    # A night with nothing to do leaves its own summary, never the last night's.
+    assert again.returncode == 0 and second["command"].startswith("python -m bulk plan")
+    assert second["counts"].get("unchanged") == 2
 
 
 @pytest.mark.subprocess
