@@ -125,7 +125,12 @@ def _refused(tmp_path, emu, path, *flags):
         (("keep", "idle", "new"), "BASIC", (), "not on a terminal; pass --yes"),
         (("keep", "idle", "new"), "NOPE", ("--yes",), "all 3 rows of it are invalid"),
         ((), "BASIC", ("--yes",), "has no row for it"),
-        (("keep", "idle", "new"), "BASIC", ("--yes", "--max-deletes", "1"), "prune 2 apps"),
+        (
+            ("keep", "idle", "new"),
+            "BASIC",
+            ("--yes", "--max-deletes", "1"),
+            "prune 2 apps ('dropped', 'gone')",
+        ),
     ],
     ids=["no-yes", "all-invalid", "no-row", "max-deletes"],
 )

@@ -79,10 +79,13 @@ def doomed_apps(
 
 def refuse_many(doomed: list[Doomed], max_deletes: int) -> None:
     if len(doomed) > max_deletes:
+        # Named, so that a truncated manifest shows itself: the apps it would have wiped.
+        names = ", ".join(repr(d.name) for d in doomed[:5])
+        more = f" and {len(doomed) - 5} more" if len(doomed) > 5 else ""
         raise UsageError(
-            f"refusing to prune {counted(len(doomed), 'app')}: more than the {max_deletes} "
-            "that --max-deletes (max_deletes=) allows; raise it if the manifest is right; "
-            "nothing was sent"
+            f"refusing to prune {counted(len(doomed), 'app')} ({names}{more}): more than the "
+            f"{max_deletes} that --max-deletes (max_deletes=) allows; raise it if the manifest "
+            "is right; nothing was sent"
         )
 
 
