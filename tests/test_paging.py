@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +21,7 @@ from bulk._http.paging import next_page
 from bulk._shared.errors import PagingError
 from bulk.emulator import Faults
 
-from .helpers import KEY, URL, cli_env, manifest, run_cli
+from .helpers import KEY, URL, cli_env, manifest, run_cli, wait_for
 
 STYLES = ("cursor", "next", "link", "page")
 
@@ -223,3 +226,25 @@ async def test_the_one_complete_listing_of_a_team_and_the_clients_list_apps_page
     assert sorted(directory.listed("t9", "a3") or []) == [
         a["id"] for a in apps if a["name"] == "a3"
     ]
+
+
+@pytest.mark.subprocess
+def test_ctrl_c_during_a_long_listing_stops_it(tmp_path, emulator_thread):
+    manifest(tmp_path, 5)
+    with emulator_thread(Faults(page_size=1, paging="cursor", latency=0.1)) as emu:
+        existing(emu, 200)  # 200 pages at 0.1 s each: 20 s to list them all
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bulk", "create", "m.csv", "-q"],
+            cwd=tmp_path,
+            env=cli_env(emu.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_for(lambda: emu.record.pages >= 3, timeout=30, what="the first pages")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        pages = emu.record.pages
+    assert proc.returncode == 130, err
+    assert pages < 100 and emu.record.posts == 0  # the listing stopped, nothing was sent
+    assert "Traceback" not in err

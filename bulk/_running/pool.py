@@ -56,13 +56,24 @@ class Pool:
 
     async def list_teams(self, directory: Directory, teams: tuple[str, ...]) -> bool:
         """Lists each team's apps once, before any POST: ids come from this listing of
-        this target, never from an older file. False when a listing failed."""
-        try:
-            await directory.list_each(teams)
-        except Unsettled as exc:
-            self.control.halt(_listing_failed(exc), kind=exc.kind)
-            return False
-        return True
+        this target, never from an older file. False when a listing failed, or Ctrl-C
+        came first: a team's thousands of pages are not waited for."""
+        failed: list[Unsettled] = []
+
+        async def listing(scope: anyio.CancelScope) -> None:
+            try:
+                await directory.list_each(teams)
+            except Unsettled as exc:
+                failed.append(exc)
+            scope.cancel()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(listing, group.cancel_scope)
+            await self.control.wait_interrupted()
+            group.cancel_scope.cancel()
+        if failed:
+            self.control.halt(_listing_failed(failed[0]), kind=failed[0].kind)
+        return not failed and not self.control.interrupted
 
     async def run(
         self,
