@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from bulk._running import created
-from bulk._running.created import Record
+from bulk._running.created import CreatedIds
 from bulk._running.locks import server_of
 from bulk.emulator import Faults
 
@@ -45,7 +45,7 @@ def test_another_output_or_url_spelling_within_the_lag_creates_nothing_twice(
         assert other.returncode == 0, other.stderr
         assert results(tmp_path / "c.results.csv") == (made, {"exists"})
         assert emu.record.posts == 3 and emu.record.duplicates() == {}
-    found = list(Record(emu.url, "x").path(None).parent.iterdir())  # the user's cache
+    found = list(CreatedIds(emu.url, "x").path(None).parent.iterdir())  # the user's cache
     assert len(found) == 1 and stat.S_IMODE(os.stat(found[0]).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(found[0].parent).st_mode) == 0o700
     text = found[0].read_text()
@@ -61,7 +61,7 @@ def test_rows_the_listing_shows_never_read_the_record(tmp_path, emulator_thread,
         env = cli_env(emu.url)
         assert run_cli("create", "m.csv", "-q", cwd=tmp_path, env=env).returncode == 0
         reads: list[object] = []
-        monkeypatch.setattr(Record, "_load", lambda self, team: reads.append(team) or {})
+        monkeypatch.setattr(CreatedIds, "_load", lambda self, team: reads.append(team) or {})
         again = run_cli("create", "m.csv", "-q", "-o", "n.results.csv", cwd=tmp_path, env=env)
         assert again.returncode == 0 and emu.record.posts == 5
     assert reads == []
@@ -86,15 +86,15 @@ def test_servers_that_differ_stay_apart():
 
 def test_entries_past_the_retention_are_dropped_when_a_run_next_writes():
     now = [1_000_000.0]
-    record = Record("http://127.0.0.1:9", "fp", clock=lambda: now[0])
+    record = CreatedIds("http://127.0.0.1:9", "fp", clock=lambda: now[0])
 
     record.add("t", "old", "app_1")
     record.close()
     now[0] += created.RETENTION + 1
-    later = Record("http://localhost:9", "fp", clock=lambda: now[0])
+    later = CreatedIds("http://localhost:9", "fp", clock=lambda: now[0])
     assert later.ids("t", "old") == []  # past the retention: not a candidate
     later.add("t", "new", "app_2")
     later.close()
     text = later.path("t").read_text()
     assert "app_1" not in text and "app_2" in text
-    assert Record("http://localhost:9", "other", clock=lambda: now[0]).ids("t", "new") == []
+    assert CreatedIds("http://localhost:9", "other", clock=lambda: now[0]).ids("t", "new") == []

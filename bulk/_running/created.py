@@ -30,14 +30,14 @@ from pathlib import Path
 from .._shared.durable import fsync, fsync_dir, replace_durably
 from .locks import open_nofollow, private_folder, server_of
 
-__all__ = ["RETENTION", "Record"]
+__all__ = ["RETENTION", "CreatedIds"]
 
 RETENTION = 24 * 3600.0  # seconds a created app stays in the record
 
 _Entries = dict[str, list[tuple[str, float]]]  # name -> (app id, when created)
 
 
-class Record:
+class CreatedIds:
     """The apps created lately on one server with one key, by team."""
 
     def __init__(

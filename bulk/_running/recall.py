@@ -25,7 +25,7 @@ from .._http.pacing import Pacer
 from .._http.retrying import listing_policy
 from .._output.results import Result, Stats, Status
 from .._validating.payloads import Row
-from .created import Record
+from .created import CreatedIds
 from .journal import Earlier, Journal, Prior, read_journal
 
 __all__ = ["Recall"]
@@ -60,7 +60,7 @@ class Recall:
         server: tuple[str, str],  # the base URL and the key's fingerprint
         skip_existing: bool = True,
         max_retries: int = 5,
-        record: Record | None = None,
+        record: CreatedIds | None = None,
     ) -> None:
         self._client, self._pacer, self._stats, self._journal = client, pacer, stats, journal
         self._server, self._skip, self._record = server, skip_existing, record

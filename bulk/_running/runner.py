@@ -45,7 +45,7 @@ from .._validating.payloads import Row
 from .._validating.prepared import Prepared, prepare, spool_rows
 from .._validating.spool import Spool
 from .control import RunControl, catch_signals, until_stopped
-from .created import Record
+from .created import CreatedIds
 from .existing import decide, decide_apply, unshown_result
 from .guard import guard
 from .journal import Binding, Journal, check_journal, journal_path, let_land, lock_teams
@@ -272,7 +272,7 @@ async def _send_all(
     bar = Progress(prepared.count, enabled=options.progress)
     pool = Pool(run.rows, run.results, bar, journal, control)
     assert settings.api_key is not None
-    record = Record(settings.base_url, settings.api_key.fingerprint())
+    record = CreatedIds(settings.base_url, settings.api_key.fingerprint())
     try:
         # A killed run's last requests get the same wait before --resume looks them up.
         journal.start(prepared.source, prepared.count, timeout=options.settle)
