@@ -38,10 +38,12 @@ def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
         yield mock
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Runs keep their locks in the user's cache folder: the tests' go to one of their
-    own, never to the home folder of whoever runs them."""
+    """Runs keep their locks, and their record of the apps they created, in the user's
+    cache folder: the tests' go to one of their own, never to the home folder of whoever
+    runs them, and a fresh one per test (emulators reuse ports and ids, so one test's
+    record must not speak for another's server)."""
     saved = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     yield

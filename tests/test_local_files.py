@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from bulk._running.locks import lock_folder, lock_teams
+from bulk._running.locks import lock_folder, lock_teams, server_of
 
 from .helpers import ROOT, cli_env, manifest, run_cli
 
@@ -103,7 +103,7 @@ def test_a_symlink_planted_at_a_lock_file_is_refused(tmp_path, emulator_thread, 
         if lock == "journal":
             path, shown = tmp_path / "m.results.journal.jsonl.lock", "m.results.journal.jsonl.lock"
         else:
-            digest = hashlib.sha256(f"{emu.url}\x00".encode()).hexdigest()[:24]
+            digest = hashlib.sha256(f"{server_of(emu.url)}\x00".encode()).hexdigest()[:24]
             path = lock_folder() / f"{digest}.lock"
             shown = str(path)
         path.symlink_to(target)

@@ -153,7 +153,7 @@ def test_journal_lines_go_out_in_few_writes(tmp_path, monkeypatch, emulator_thre
 
     def counting(fd, data):
         nonlocal writes
-        writes += 1
+        writes += b'"event":' in data  # the journal's (the record of created ids has its own)
         return real_write(fd, data)
 
     monkeypatch.setattr(journal.os, "write", counting)

@@ -45,6 +45,7 @@ class Report:
     stopped: str | None = None
     interrupted: bool = False
     dry_run: bool = False
+    kept: bool = False  # the results file holds an earlier run's ids: this one sent nothing
     warnings: tuple[str, ...] = ()
     paths: dict[str, str] = field(default_factory=dict)
     manifest: str = ""  # its path, or "DataFrame"
@@ -76,7 +77,12 @@ class Report:
             verb = "would ask" if self.dry_run else "asked"
             workers = counted(self.workers, "active worker")
             lines.append(f"{verb} for {workers} (billing starts at 1 active worker per app)")
-        if "results" in self.paths:
+        if "results" in self.paths and self.kept:
+            lines.append(
+                f"results: {self.paths['results']} kept as it was (it holds an earlier "
+                "run's ids, and this run sent no request)"
+            )
+        elif "results" in self.paths:
             lines.append(f"results: {self.paths['results']}")
         return "\n".join(lines)
 
@@ -119,6 +125,7 @@ class Report:
             "stop_reason": self.stopped,
             "interrupted": self.interrupted,
             "dry_run": self.dry_run,
+            "results_kept": self.kept,
             "warnings": list(self.warnings),
             "paths": dict(self.paths),
             "pruned": dict(self.pruned),

@@ -31,6 +31,7 @@ __all__ = [
     "check_output",
     "default_output",
     "frame_of",
+    "rows_with_ids",
     "same_file",
     "tuples_frame",
     "write_atomically",
@@ -196,9 +197,31 @@ def _check_replaceable(path: Path, *, dry_run: bool, columns: Sequence[str]) -> 
         )
 
 
+def rows_with_ids(path: Path) -> set[tuple[str, str]]:
+    """The (team, name) of the rows an existing results file gives an app id."""
+    frame = _results_file(path, COLUMNS) if path.exists() else None
+    if frame is None:
+        return set()
+    team = frame["team_id"] if "team_id" in frame else pd.Series("", index=frame.index)
+    found = frame["app_id"].fillna("").astype(str) != ""
+    return set(zip(_text(team[found]), _text(frame["name"][found]), strict=True))
+
+
+def _text(column: pd.Series) -> list[str]:
+    return column.fillna("").astype(str).tolist()
+
+
 def _recorded_statuses(path: Path, columns: Sequence[str]) -> set[str] | None:
     """The statuses in an existing file bulk wrote (with these ``columns``), or None
     when it is not one."""
+    frame = _results_file(path, columns)
+    if frame is None:
+        return None
+    return {str(s) for s in frame["status"].dropna()} if "status" in frame else set()
+
+
+def _results_file(path: Path, columns: Sequence[str]) -> pd.DataFrame | None:
+    """An existing file bulk wrote (with these ``columns``), or None when it is not one."""
     kind = EXTENSIONS[path.suffix.lower()]
     try:
         if kind == "csv":
@@ -213,9 +236,7 @@ def _recorded_statuses(path: Path, columns: Sequence[str]) -> set[str] | None:
     # and so are those a wait gave a state column.
     older = [list(COLUMNS[:-1]), [*COLUMNS, "state"]]
     known = [list(columns)] + (older if list(columns) == list(COLUMNS) else [])
-    if list(frame.columns) not in known:
-        return None
-    return {str(s) for s in frame["status"].dropna()} if "status" in frame else set()
+    return frame if list(frame.columns) in known else None
 
 
 def write_frames(frames: Iterable[pd.DataFrame], path: str | os.PathLike[str]) -> Path:

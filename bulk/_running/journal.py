@@ -9,8 +9,9 @@ looked up before it is sent again.
 A journal is bound to its target: its first line records the base URL, the teams, a
 fingerprint of the key (never the key) and a digest of the manifest's rows. Only
 ``--resume`` reads it, and only for the same target; a fresh run reads nothing from it
-for ids, and moves a finished one aside to ``<stem>.journal.1.jsonl``. The journal is
-readable by its owner only.
+for ids, and moves a finished one aside to ``<stem>.journal.1.jsonl``, unless no run of
+it sent a request: that one is only replaced, so that the last journal of a run that
+sent stays beside the new one. The journal is readable by its owner only.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ class Journal:
         self.path, self.target = path, target
         # Rows whose intent this run wrote and whose result it has not: maybe applied.
         self.sent: set[int] = set()
+        self.intents = 0  # intents written by this run (and the runs it resumes)
         self._fd: int | None = None
         self._lock: tuple[Path, int] | None = None
         self._queue: list[str] = []
@@ -166,16 +168,18 @@ class Journal:
     def _open(self, path: Path, resume: bool) -> None:
         target = self.target
         no_symlink(path, "journal")
-        if not resume and path.exists() and _ended(path):
+        ended = _ended(path) if not resume and path.exists() else None
+        if ended is not None:
             # Finished: nothing in it for this run, unless a lagging listing asks (then
             # it is read). A nightly run does not read its 50,000 lines for nothing.
-            replace_durably(path, _rotated(path))
+            self._set_aside(path, sent=ended.get("sent") != 0)  # older ends say nothing
             self._create(path)
             return
         earlier = read_journal(path) if path.exists() else None
         if resume:
             self.earlier = _resumable(path, earlier, target)
             self.run_id = self.earlier.run_id or self.run_id
+            self.intents = int(self.earlier.sent)
         elif earlier is not None and not earlier.finished and earlier.sent:
             raise UsageError(
                 f"an earlier run stopped before its end (journal {str(path)!r}); pass "
@@ -183,9 +187,18 @@ class Journal:
                 "the journal away to start over"
             )
         elif earlier is not None:
-            # Finished, or stopped before any POST: kept as the evidence of the last run.
-            replace_durably(path, _rotated(path))
+            self._set_aside(path, sent=earlier.sent)
         self._create(path)
+
+    @staticmethod
+    def _set_aside(path: Path, *, sent: bool) -> None:
+        """A journal whose runs sent a request is kept as the evidence of the last run
+        that did; one that sent none (a server that could not be reached, a key refused,
+        every app there already) is only replaced: it must not push that evidence out."""
+        if sent:
+            replace_durably(path, _rotated(path))
+        else:
+            path.unlink()
 
     def _create(self, path: Path) -> None:
         if _rotated(path).exists():
@@ -225,6 +238,7 @@ class Journal:
         """Writes the row's intent to the OS; ``durable`` of what it returns waits until
         it is on disk too."""
         self.sent.add(row.number)
+        self.intents += 1
         if self._fd is None or self._commit is None:
             return 0
         # Written out by hand: one line per POST, on the hot path.
@@ -260,7 +274,8 @@ class Journal:
         )
 
     def end(self) -> None:
-        self._write({"event": "end"})
+        # Whether any request was sent, where the next run reads it from the tail alone.
+        self._write({"event": "end", "sent": self.intents})
 
     @property
     def syncs(self) -> int:
@@ -279,15 +294,17 @@ class Journal:
             self._lock = None
 
 
-def _ended(path: Path) -> bool:
-    """The journal's last line says its run reached its end: read from its tail only."""
+def _ended(path: Path) -> dict[str, Any] | None:
+    """The journal's last line, when it says its run reached its end: read from its
+    tail only."""
     with open(path, "rb") as file:
         file.seek(max(file.seek(0, os.SEEK_END) - 4096, 0))
         tail = file.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
     try:
-        return bool(json.loads(tail).get("event") == "end")
-    except (ValueError, AttributeError):
-        return False
+        event = json.loads(tail)
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) and event.get("event") == "end" else None
 
 
 def _locked(path: Path) -> tuple[Path, int]:

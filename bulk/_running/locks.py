@@ -22,10 +22,20 @@ from pathlib import Path
 
 import filelock
 import platformdirs
+from yarl import URL
 
 from .._shared.errors import UsageError
 
-__all__ = ["NOFOLLOW", "hold", "lock_folder", "lock_teams", "no_symlink", "release"]
+__all__ = [
+    "NOFOLLOW",
+    "hold",
+    "lock_folder",
+    "lock_teams",
+    "no_symlink",
+    "private_folder",
+    "release",
+    "server_of",
+]
 
 NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # Windows has none: no_symlink checks first
 
@@ -51,18 +61,23 @@ def open_nofollow(path: Path, flags: int, what: str) -> int:
 
 
 def lock_folder() -> Path:
-    """The per-user folder of the team locks: created 0700, refused when it is a
-    symbolic link, another user's, or open to others."""
-    folder = Path(platformdirs.user_cache_dir("rungen-bulk", appauthor=False)) / "locks"
+    """The per-user folder of the team locks."""
+    return private_folder("locks", "lock folder")
+
+
+def private_folder(name: str, what: str) -> Path:
+    """A per-user folder of bulk's (``name`` in the user cache folder): created 0700,
+    refused when it is a symbolic link, another user's, or open to others."""
+    folder = Path(platformdirs.user_cache_dir("rungen-bulk", appauthor=False)) / name
     try:
         folder.parent.parent.mkdir(parents=True, exist_ok=True)
         for private in (folder.parent, folder):
-            no_symlink(private, "lock folder")
+            no_symlink(private, what)
             private.mkdir(mode=0o700, exist_ok=True)
         info = os.lstat(folder)
     except OSError as exc:
         raise UsageError(
-            f"cannot create the lock folder {str(folder)!r} ({exc.strerror or exc}): set "
+            f"cannot create the {what} {str(folder)!r} ({exc.strerror or exc}): set "
             "XDG_CACHE_HOME (Linux) to a folder of yours that can be written"
         ) from None
     problem = None
@@ -74,8 +89,8 @@ def lock_folder() -> Path:
         problem = f"is open to other users (mode {stat.S_IMODE(info.st_mode):o}, not 700)"
     if problem is not None:
         raise UsageError(
-            f"the lock folder {str(folder)!r} {problem}: another user could hold or redirect "
-            "bulk's locks; remove it (bulk creates it again, private)"
+            f"the {what} {str(folder)!r} {problem}: another user could read or redirect "
+            "bulk's locks and records; remove it (bulk creates it again, private)"
         )
     return folder
 
@@ -126,7 +141,8 @@ def lock_teams(base_url: str, teams: Iterable[str]) -> Iterator[None]:
     held: list[tuple[Path, int]] = []
     try:
         for team in sorted(teams):
-            digest = hashlib.sha256(f"{base_url}\x00{team}".encode()).hexdigest()[:24]
+            # By server, however its URL is spelt: localhost and 127.0.0.1 are one.
+            digest = hashlib.sha256(f"{server_of(base_url)}\x00{team}".encode()).hexdigest()[:24]
             owner = f"team {team!r}" if team else "your own apps"
             path = folder / f"{digest}.lock"
             busy = (
@@ -138,3 +154,16 @@ def lock_teams(base_url: str, teams: Iterable[str]) -> Iterator[None]:
     finally:
         for path, fd in reversed(held):
             release(path, fd)
+
+
+_LOOPBACK = {"localhost", "::1", "ip6-localhost"}
+
+
+def server_of(base_url: str) -> str:
+    """One spelling per server: scheme and host in lower case, the port always given, no
+    trailing slash, and every loopback name (localhost, 127.0.0.1, ::1) one."""
+    url = URL(base_url)
+    host = (url.host or "").lower().rstrip(".")
+    if host in _LOOPBACK or host.startswith("127."):
+        host = "loopback"
+    return f"{url.scheme.lower()}://{host}:{url.port}{url.path.rstrip('/')}"

@@ -7,6 +7,8 @@ the server about the ids its own record knows for that name, with ``GET /app/{id
 
 - this run's journal (a run ``--resume`` finishes): the app that run created;
 - the last finished journal of the same server and key, kept beside this one;
+- the per-user record of the apps created lately on that server with that key, whatever
+  the output and however the URL is spelt (``created``);
 - in one process, for library runs without ``output=`` (a notebook cell run twice), the
   apps earlier runs created.
 
@@ -23,6 +25,7 @@ from .._http.pacing import Pacer
 from .._http.retrying import listing_policy
 from .._output.results import Result, Stats, Status
 from .._validating.payloads import Row
+from .created import CreatedIds
 from .journal import Earlier, Journal, Prior, read_journal
 
 __all__ = ["Recall"]
@@ -57,9 +60,10 @@ class Recall:
         server: tuple[str, str],  # the base URL and the key's fingerprint
         skip_existing: bool = True,
         max_retries: int = 5,
+        record: CreatedIds | None = None,
     ) -> None:
         self._client, self._pacer, self._stats, self._journal = client, pacer, stats, journal
-        self._server, self._skip = server, skip_existing
+        self._server, self._skip, self._record = server, skip_existing, record
         self._last: Earlier | None = None
         self._unread = journal.last  # read when a row first needs it
         self._remember = journal.path is None  # a library run that writes no file
@@ -80,6 +84,8 @@ class Recall:
             remembered = _MEMORY.get((*self._server, *where))
             if remembered:
                 found.append((remembered, "exists"))
+            if self._record is not None:
+                found.extend((app_id, "exists") for app_id in self._record.ids(*where))
         unique: dict[str, Status] = {}
         for app_id, status in found:
             unique.setdefault(app_id, status)
@@ -120,6 +126,11 @@ class Recall:
         return _Found(reply, app)
 
     def learn(self, row: Row, result: Result) -> None:
-        """Keeps, for this process, the app a run without a results file created."""
-        if self._remember and result.status == "created" and result.app_id:
+        """Notes the app the row created in the per-user record, and, for this process,
+        the app of a run without a results file."""
+        if result.status != "created" or not result.app_id:
+            return
+        if self._remember:
             _MEMORY[(*self._server, row.team, row.name)] = result.app_id
+        if self._record is not None:
+            self._record.add(row.team, row.name, result.app_id)

@@ -27,11 +27,13 @@ from .._http.pacing import Pacer
 from .._output.progress import Progress
 from .._output.report import Report
 from .._output.results import (
+    COLUMNS,
     STATUSES,
     Result,
     Stats,
     check_output,
     frame_of,
+    rows_with_ids,
     tuples_frame,
     write_frames,
 )
@@ -43,6 +45,7 @@ from .._validating.payloads import Row
 from .._validating.prepared import Prepared, prepare, spool_rows
 from .._validating.spool import Spool
 from .control import RunControl, catch_signals, until_stopped
+from .created import CreatedIds
 from .existing import decide, decide_apply, unshown_result
 from .guard import guard
 from .journal import Binding, Journal, check_journal, journal_path, let_land, lock_teams
@@ -53,6 +56,8 @@ from .recall import Recall
 from .sender import Sender, Shared, unfinished
 
 __all__ = ["Execution", "Outcome", "begin", "execute"]
+
+_NAME, _ID, _TEAM = (COLUMNS.index(c) for c in ("name", "app_id", "team_id"))
 
 
 @dataclass
@@ -143,6 +148,7 @@ class Execution:
         self.prepared = Prepared("")
         self.pool: Pool | None = None
         self.begun = False  # the journal started: requests may have gone out
+        self.kept = False  # the results file was left as an earlier run wrote it
 
     def check(self, rows: list[Row]) -> None:
         """A dry run's results: each row valid or invalid."""
@@ -189,9 +195,29 @@ class Execution:
         """The results file, written once every row has its result."""
         self.rows.close()
         out = self.out
-        if out is not None:
+        if out is not None and self._keeps(out):
+            self.kept = True
+            log.warning(
+                f"results not written: this run sent no request, and {str(out)!r} holds ids "
+                "of an earlier run that this one did not find: kept as they were"
+            )
+        elif out is not None:
             write_frames((tuples_frame(b) for b in self.results.batches()), out)
         return Outcome(self.results, self.prepared, self._report())
+
+    def _keeps(self, out: Path) -> bool:
+        """A run that sent no request (a server out of reach, a key refused) does not
+        replace ids of a real run with rows that have none, as a dry run does not: they
+        may be the user's only record of apps a lagging listing does not show yet."""
+        stats = self.stats
+        if self.dry_run or stats.posts or stats.puts or stats.deletes:
+            return False
+        before = rows_with_ids(out)
+        if before:
+            before -= {
+                (r[_TEAM] or "", r[_NAME]) for b in self.results.batches() for r in b if r[_ID]
+            }
+        return bool(before)
 
     def _report(self) -> Report:
         results, stats, out = self.results, self.stats, self.out
@@ -216,6 +242,7 @@ class Execution:
             stopped=self.control.reason,
             interrupted=self.control.interrupted,
             dry_run=self.dry_run,
+            kept=self.kept,
             warnings=tuple(self.prepared.warnings),
             paths=paths,
             manifest=self.prepared.source,
@@ -244,11 +271,12 @@ async def _send_all(
     prepared, control, stats = run.prepared, run.control, run.stats
     bar = Progress(prepared.count, enabled=options.progress)
     pool = Pool(run.rows, run.results, bar, journal, control)
+    assert settings.api_key is not None
+    record = CreatedIds(settings.base_url, settings.api_key.fingerprint())
     try:
         # A killed run's last requests get the same wait before --resume looks them up.
         journal.start(prepared.source, prepared.count, timeout=options.settle)
         run.begun = True
-        assert settings.api_key is not None
         async with Client(
             settings.base_url,
             settings.api_key,
@@ -266,6 +294,7 @@ async def _send_all(
                 server=(settings.base_url, settings.api_key.fingerprint()),
                 skip_existing=getattr(options, "skip_existing", True),
                 max_retries=options.max_retries,
+                record=record,
             )
             shared = Shared(
                 client,
@@ -297,6 +326,7 @@ async def _send_all(
             journal.end()  # nothing left for --resume: a fresh run may follow
     finally:
         pool.fill()
+        record.close()
         journal.close()
         bar.close()
 
