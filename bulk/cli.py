@@ -20,6 +20,7 @@ from ._cli.flags import (
     log_flags,
     summary_of_failure,
 )
+from ._cli.guards import check_log_file
 from ._cli.help import EPILOGS, EXITS, TOP, Help
 from ._cli.live import export_parser, status_parser
 from ._cli.run import apply_parser, create_parser, plan_parser
@@ -86,6 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = top.parse_args(argv)
     if args.command is None:
         print(command_list(top))
+        return EXIT_USAGE
+    try:
+        check_log_file(args)
+    except UsageError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         undo = configure(format=args.log_format, file=args.log_file, verbosity=args.verbose)
