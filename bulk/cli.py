@@ -23,6 +23,7 @@ from ._cli.flags import (
 from ._cli.guards import check_log_file
 from ._cli.help import EPILOGS, EXITS, TOP, Help
 from ._cli.live import export_parser, status_parser
+from ._cli.parsing import Parser
 from ._cli.run import apply_parser, create_parser, plan_parser
 from ._cli.serve import serve_parser
 from ._cli.wait import wait_parser
@@ -35,7 +36,7 @@ __all__ = ["command_list", "main", "parser"]
 def parser() -> argparse.ArgumentParser:
     # No abbreviations: "--api-key VALUE" would be taken for "--api-key-file VALUE", and
     # the key echoed as a file name.
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="python -m bulk",
         description=TOP,
         epilog=EXITS,

@@ -77,7 +77,9 @@ def log_flags(p: argparse.ArgumentParser) -> None:
 def _delimiter(text: str) -> str:
     value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
     if len(value) != 1:
-        raise argparse.ArgumentTypeError(f"must be one character (or 'tab'), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be one character (or 'tab'), not {len(text)} characters"
+        )
     return value
 
 
