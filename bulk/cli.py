@@ -20,8 +20,10 @@ from ._cli.flags import (
     log_flags,
     summary_of_failure,
 )
+from ._cli.guards import check_log_file
 from ._cli.help import EPILOGS, EXITS, TOP, Help
 from ._cli.live import export_parser, status_parser
+from ._cli.parsing import Parser
 from ._cli.run import apply_parser, create_parser, plan_parser
 from ._cli.serve import serve_parser
 from ._cli.wait import wait_parser
@@ -34,7 +36,7 @@ __all__ = ["command_list", "main", "parser"]
 def parser() -> argparse.ArgumentParser:
     # No abbreviations: "--api-key VALUE" would be taken for "--api-key-file VALUE", and
     # the key echoed as a file name.
-    top = argparse.ArgumentParser(
+    top = Parser(
         prog="python -m bulk",
         description=TOP,
         epilog=EXITS,
@@ -86,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = top.parse_args(argv)
     if args.command is None:
         print(command_list(top))
+        return EXIT_USAGE
+    try:
+        check_log_file(args)
+    except UsageError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         undo = configure(format=args.log_format, file=args.log_file, verbosity=args.verbose)

@@ -300,7 +300,7 @@ def test_more_than_a_thousand_workers_needs_allow_large_and_json_safe_always(tmp
             "name": ["a", "b"],
             "gpu_tier": "BASIC",
             "model_url": URL,
-            "active_workers": ["5000", "1e20"],
+            "active_workers": ["5000", "1" + "0" * 20],
         }
     )
     frame.to_csv(tmp_path / "m.csv", index=False)

@@ -249,7 +249,8 @@ def test_two_runs_writing_to_the_same_team_at_once_are_refused(tmp_path, emulato
 
 
 def test_a_summary_is_written_for_a_run_that_could_not_run(tmp_path):
-    (tmp_path / "s.json").write_text('{"exit_code": 0}')  # last night's
+    last_night = {"command": "python -m bulk create missing.csv", "exit_code": 0}
+    (tmp_path / "s.json").write_text(json.dumps(last_night))
     env = cli_env("http://127.0.0.1:1")
     done = run_cli("create", "missing.csv", "--summary-json", "s.json", cwd=tmp_path, env=env)
     summary = json.loads((tmp_path / "s.json").read_text())

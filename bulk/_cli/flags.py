@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .._running.options import RunOptions
 from .._shared.errors import UsageError
 from .._shared.logs import log
+from .guards import summary_path
 
 if TYPE_CHECKING:  # the rest loads when a command runs, so that --help starts at once
     from .._output.report import Report
@@ -76,7 +77,9 @@ def log_flags(p: argparse.ArgumentParser) -> None:
 def _delimiter(text: str) -> str:
     value = {"tab": "\t", "\\t": "\t"}.get(text.lower(), text)
     if len(value) != 1:
-        raise argparse.ArgumentTypeError(f"must be one character (or 'tab'), got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"must be one character (or 'tab'), not {len(text)} characters"
+        )
     return value
 
 
@@ -185,23 +188,6 @@ async def on_target(
         return await work(replace(options, base_url=emulator.url, api_key=emulator.api_key))
 
 
-def summary_path(args: argparse.Namespace, *given: str | None) -> Path | None:
-    """Checked before the run: a summary must not replace what the user gave us."""
-    if args.summary_json is None:
-        return None
-    path = Path(args.summary_json)
-    if not path.parent.is_dir():
-        raise UsageError(
-            f"--summary-json {str(path)!r}: folder {str(path.parent)!r} does not exist"
-        )
-    from .._output.results import same_file
-
-    for other in given:
-        if other is not None and same_file(path, Path(other)):
-            raise UsageError(f"--summary-json {str(path)!r} is {other!r}: it would be overwritten")
-    return path
-
-
 def command_line(argv: Sequence[str]) -> str:
     """The command as a summary records it. A --api-key-file that names no file may be
     the key itself, typed in place of the path: it is recorded as '***'."""
@@ -252,9 +238,8 @@ def summary_of_failure(
 ) -> None:
     """A run that could not run still leaves its --summary-json: a scheduler must never
     read the last night's summary for tonight's failure."""
-    given = [getattr(args, name, None) for name in ("manifest", "results", "loras", "output")]
     try:
-        path = summary_path(args, *[str(g) for g in given if g is not None])
+        path = summary_path(args)
     except (UsageError, AttributeError):
         return  # no --summary-json, or one that would replace an input
     if path is None:

@@ -132,13 +132,14 @@ def _send(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from .._running.control import RunControl
     from .._running.runner import execute
 
-    summary = summary_path(args, args.manifest, args.loras, args.output)
-    control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
     dry_run = getattr(args, "dry_run", False)
+    output = args.output or default_output(args.manifest, dry_run=dry_run)
+    summary = summary_path(args, str(output))
+    control = RunControl(signals=(signal.SIGINT, signal.SIGTERM))
     options = from_args(
         RunOptions,
         args,
-        output=args.output or default_output(args.manifest, dry_run=dry_run),
+        output=output,
         progress=not args.quiet,
         control=control,
     )

@@ -166,6 +166,7 @@ def check_output(
         )
     if not path.parent.is_dir():
         raise UsageError(f"output {str(path)!r}: folder {str(path.parent)!r} does not exist")
+    _check_writable(path)
     for what, given in inputs:
         if isinstance(given, str | os.PathLike) and same_file(path, Path(given)):
             raise UsageError(
@@ -181,6 +182,20 @@ def _blank(path: Path) -> bool:
     """Holds nothing a user could lose: an empty table written as JSONL is one newline."""
     size = path.stat().st_size
     return size == 0 or (size <= 4 and not path.read_bytes().strip())
+
+
+def _check_writable(path: Path) -> None:
+    """The results are written beside ``path``, then renamed: a folder that takes no new
+    file (read-only, or /proc) is said of the output, before the run locks or sends."""
+    try:
+        fd, tmp = _temporary(path)
+    except OSError as exc:
+        raise UsageError(
+            f"output {str(path)!r}: cannot write in its folder {str(path.parent)!r} "
+            f"({exc.strerror or exc}); choose another --output (-o)"
+        ) from None
+    os.close(fd)
+    Path(tmp).unlink(missing_ok=True)
 
 
 def _check_replaceable(path: Path, *, dry_run: bool, columns: Sequence[str]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._shared.boms import encoding_of_file
 from .._shared.errors import ManifestError
 from .records import BadLine, Raw
 
@@ -46,9 +47,12 @@ class Reading:
     sheet: str | None = None
     loras_encoding: str = "utf-8"  # the LoRA table's: --encoding is the manifest's only
 
-    def text_encoding(self) -> str:
-        # UTF-8 files from Excel start with a BOM; it is no part of the first header.
-        return "utf-8-sig" if codecs.lookup(self.encoding).name == "utf-8" else self.encoding
+    def text_encoding(self, path: Path) -> str:
+        """UTF-8, the default, gives way to what a BOM declares (UTF-8's from Excel,
+        UTF-16's from PowerShell or "Unicode Text"); another --encoding is the user's word."""
+        if codecs.lookup(self.encoding).name != "utf-8":
+            return self.encoding
+        return encoding_of_file(path) or "utf-8-sig"
 
     def of_loras(self) -> Reading:
         """How the LoRA table is read: its own encoding, the manifest's other settings."""
@@ -69,7 +73,7 @@ def _dialect(path: Path, reading: Reading, sample: str) -> str:
 
 
 def _open(path: Path, reading: Reading) -> tuple[io.TextIOWrapper, str]:
-    text = path.open(encoding=reading.text_encoding(), newline="")
+    text = path.open(encoding=reading.text_encoding(path), newline="")
     try:
         sample = text.read(_SAMPLE)
         text.seek(0)

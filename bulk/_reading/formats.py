@@ -44,7 +44,7 @@ _NESTED = ("configuration", "workflow", "workflow.tools")
 
 def _jsonl_records(path: Path, reading: Reading, chunk_rows: int) -> Iterator[Chunk]:
     batch: Chunk = []
-    with path.open(encoding=reading.text_encoding()) as lines:
+    with path.open(encoding=reading.text_encoding(path)) as lines:
         for line_no, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -119,11 +119,12 @@ def translated(what: str, path: Path, kind: str, reading: Reading) -> Iterator[N
     try:
         yield
     except UnicodeDecodeError:
-        where = where_undecodable(path, reading.text_encoding())
-        utf8 = reading.text_encoding() == "utf-8-sig"
+        encoding = reading.text_encoding(path)
+        where = where_undecodable(path, encoding)
+        utf8 = encoding == "utf-8-sig"
         hint = f"; try {flag} cp1252 (an export from Excel on Windows)" if utf8 else ""
         raise ManifestError(
-            f"{what} {str(path)!r} is not {'UTF-8' if utf8 else reading.encoding} text at "
+            f"{what} {str(path)!r} is not {'UTF-8' if utf8 else encoding} text at "
             f"{where}{hint}, or save it as CSV UTF-8"
         ) from None
     except LookupError:

@@ -229,9 +229,16 @@ class RowSend:
         if reply is None or reply.action is not Action.RECONCILE:
             return
         found = await self.settle() if self._doubt is not None else None
-        # Shown absent: not applied, so it failed as a plain network or server error.
-        kind = Kind.NETWORK if reply.status is None else Kind.SERVER
-        self.reply = found or reply._replace(action=Action.RETRY, kind=kind)
+        if found is not None:
+            self.reply = found
+        elif self._shared.control.stopping:
+            # Stopping hurried the look (once, maybe before a late create landed): still
+            # in doubt, for --resume to look up before it sends again.
+            self.reply = reply._replace(action=Action.RETRY)
+        else:
+            # Shown absent: not applied, so it failed as a plain network or server error.
+            kind = Kind.NETWORK if reply.status is None else Kind.SERVER
+            self.reply = reply._replace(action=Action.RETRY, kind=kind)
 
     def made_first(self) -> bool:
         """True when the first attempt needs retrying; the policy then starts from it."""

@@ -3,7 +3,7 @@ not sent. Every such row of every path gets it from here."""
 
 from __future__ import annotations
 
-from .._http.client import Reply
+from .._http.client import Kind, Reply
 from .._output.results import Result
 from .._validating.payloads import Row
 from .control import RunControl
@@ -24,18 +24,9 @@ def unfinished(
     if row.error:
         return Result(row.number, row.name, "invalid", error=row.error, error_kind="validation")
     if in_flight:  # its answer never came: it may exist
-        error = (
-            "sent, then abandoned before its answer came: the app may exist; --resume looks "
-            "it up before sending again"
-        )
-        return Result(
-            row.number,
-            row.name,
-            "skipped",
-            attempts=max(attempts, 1),
-            error=error,
-            error_kind="ambiguous",
-        )
+        return _in_doubt(row, "abandoned before its answer came", attempts, None)
+    if last is not None and last.kind is Kind.AMBIGUOUS:  # a 500, 502, 504 or a drop
+        return _in_doubt(row, "the run stopped before it was settled", attempts, last)
     reason = control.reason or "the run stopped"
     if last is None:
         return Result(
@@ -48,4 +39,17 @@ def unfinished(
     error = f"not retried: {reason}" + (f"; last answer: {last.error}" if last.error else "")
     return Result(
         row.number, row.name, "skipped", None, last.status, attempts, error, last.kind.value
+    )
+
+
+def _in_doubt(row: Row, what: str, attempts: int, last: Reply | None) -> Result:
+    """A row sent whose fate is unknown: never "send it again", which could create it
+    twice, but what --resume does: look it up first."""
+    answer = f" (last answer: {last.error})" if last is not None and last.error else ""
+    error = (
+        f"sent, then {what}{answer}: the app may exist; --resume looks it up before sending again"
+    )
+    status = last.status if last is not None else None
+    return Result(
+        row.number, row.name, "skipped", None, status, max(attempts, 1), error, "ambiguous"
     )

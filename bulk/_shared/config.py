@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import hmac
 import ipaddress
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .boms import encoding_by_bom
 from .errors import ConfigError
 
 __all__ = ["DEFAULT_BASE_URL", "MIN_KEY_LENGTH", "ApiKey", "Settings", "resolve_settings"]
@@ -181,17 +181,6 @@ def check_base_url(url: str, *, insecure: bool = False) -> str:
     return url.strip().rstrip("/")
 
 
-# A BOM says how a key file was written: PowerShell's ``echo key > key.txt`` writes
-# UTF-16, Notepad may write UTF-8 with a BOM. UTF-32's BOMs first: UTF-16's are prefixes.
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
 def _read_key_file(path: str | os.PathLike[str]) -> ApiKey:
     shown = repr(os.fspath(path))
     try:
@@ -201,7 +190,8 @@ def _read_key_file(path: str | os.PathLike[str]) -> ApiKey:
         raise ConfigError("the file named by --api-key-file does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read the API key file {shown}: {exc.strerror}") from None
-    encoding = next((name for bom, name in _BOMS if raw.startswith(bom)), "utf-8")
+    # PowerShell's ``echo key > key.txt`` writes UTF-16, with a BOM that says so.
+    encoding = encoding_by_bom(raw) or "utf-8"
     try:
         text = raw.decode(encoding).strip()  # the decoder drops the BOM
     except UnicodeDecodeError:

@@ -81,15 +81,37 @@ def decimal_hint(value: Any) -> str:
     return "; use a decimal point (0.7, not 0,7)" if decimal_comma else ""
 
 
+# A billing field's text: plain ASCII digits, a sign, a trailing .0 from a spreadsheet;
+# never Python's own forms (1_000, 1e3, full-width or Arabic-Indic digits).
+_PLAIN_WHOLE = re.compile(r"\s*([-+]?)0*([0-9]+)(?:\.0*)?\s*")
+_PLAIN_DECIMAL = re.compile(r"\s*[-+]?[0-9]*\.?[0-9]*\s*")
+
+
 def _whole_number(value: Any) -> int | None:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
+    if isinstance(value, str):
+        plain = _PLAIN_WHOLE.fullmatch(value)
+        if plain is None:
+            return None
+        sign, digits = plain.groups()
+        # Past JSON's safe integers the exact value no longer matters (and int() of
+        # thousands of digits is refused).
+        whole = int(digits) if len(digits) <= 17 else _JSON_SAFE + 1
+        return -whole if sign == "-" else whole
     number = _number(value)
     return int(number) if number is not None and number.is_integer() else None
 
 
 MAX_WORKERS = 1_000  # more in one row is taken for a typo (an extra zero)
 _JSON_SAFE = 2**53 - 1  # the largest integer every JSON reader keeps exact
+
+
+def _plain_hint(value: Any) -> str:
+    pythonic = isinstance(value, str) and not _PLAIN_DECIMAL.fullmatch(value)
+    if pythonic and _number(value) is not None:
+        return "; write plain digits (1000, not 1_000 or 1e3)"
+    return decimal_hint(value)
 
 
 def workers_of(value: Any, problems: Problems, allow_large: bool) -> int | None:
@@ -99,7 +121,7 @@ def workers_of(value: Any, problems: Problems, allow_large: bool) -> int | None:
     if number is None or number < 0:
         problems.add(
             "active_workers",
-            f"must be a whole number 0 or more, got {shown(value)}{decimal_hint(value)}",
+            f"must be a whole number 0 or more, got {shown(value)}{_plain_hint(value)}",
         )
         return None
     if number > _JSON_SAFE:

@@ -192,11 +192,7 @@ def _unsendable(payload: bytes, fields: dict[str, Any], max_body_bytes: int) -> 
         for field, text in _texts(fields):
             found = _CONTROL.search(text)
             if found:
-                return (
-                    f"{field}: holds the control character U+{ord(found[0][0]):04X} at "
-                    f"character {found.start() + 1} (only tab and line breaks may be in a "
-                    "text); remove it"
-                )
+                return _control_message(field, found)
     if len(payload) > max_body_bytes:
         largest = max(_texts(fields), key=lambda pair: len(pair[1]), default=("body", ""))
         return (
@@ -204,6 +200,19 @@ def _unsendable(payload: bytes, fields: dict[str, Any], max_body_bytes: int) -> 
             f"--max-body-bytes {max_body_bytes:,} (max_body_bytes=); shorten it"
         )
     return None
+
+
+def _control_message(field: str, found: re.Match[str]) -> str:
+    where = f"at character {found.start() + 1}"
+    if found[0] == "\r":  # a line break of old Macs, which the server shows as nothing
+        return (
+            f"{field}: holds a carriage return (U+000D) without a line feed {where} (a "
+            "text may hold tab and line breaks, LF or CR LF); make it a line feed"
+        )
+    return (
+        f"{field}: holds the control character U+{ord(found[0]):04X} {where} (only tab "
+        "and line breaks, LF or CR LF, may be in a text); remove it"
+    )
 
 
 def _texts(value: Any, path: str = "") -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 from ._app import serve
-from ._faults import Faults
+from ._faults import Faults, faults_of
 from ._server import Server as State
 
 __all__ = ["Emulator"]
@@ -25,13 +25,16 @@ class Emulator:
     ``bulk.run`` needs; ``apps()`` shows what it holds; ``state`` is the server itself
     (its faults, and ``record``: what it received). A failure of its thread is raised by
     the next call that needs it, and by ``stop()``.
-    Faults come as a ``Faults`` or as its fields: ``Emulator(rate_limit=10)``.
+    Faults come as a ``Faults`` or as its fields: ``Emulator(rate_limit=10)`` (serve's
+    spellings too: ``no_idempotency=True``, ``fail_app=``).
     """
 
     def __init__(
         self, faults: Faults | None = None, /, *, api_key: str | None = None, **fields: Any
     ) -> None:
-        self.faults = faults if faults is not None else Faults(**fields)
+        if faults is not None and fields:
+            raise TypeError("Emulator(): give faults as a Faults or as options, not both")
+        self.faults = faults if faults is not None else faults_of("Emulator()", fields)
         self._api_key = api_key
         self._state: State | None = None
         self._ready = threading.Event()

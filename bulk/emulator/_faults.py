@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from email.utils import formatdate
 from typing import Any
 
-__all__ = ["PAGING", "Faults", "Record", "TokenBucket", "draw", "retry_after_header"]
+__all__ = [
+    "PAGING",
+    "Faults",
+    "Record",
+    "TokenBucket",
+    "draw",
+    "faults_of",
+    "retry_after_header",
+]
 
 
 PAGING = ("cursor", "next", "link", "page")
@@ -42,7 +51,8 @@ class Faults:
     list_error_rate: float = 0.0  # share of listings answered 503 with Retry-After
 
     def __post_init__(self) -> None:
-        self.never_start, self.fail = tuple(self.never_start), tuple(self.fail)
+        # One name given alone is one app, not its letters.
+        self.never_start, self.fail = _names(self.never_start), _names(self.fail)
         for name in ("error_rate", "drop_before", "drop_after", "late_create", "list_error_rate"):
             share = getattr(self, name)
             if not 0 <= share <= 1:
@@ -63,6 +73,38 @@ class Faults:
             raise ValueError(f"paging must be one of {', '.join(PAGING)}, got {self.paging!r}")
         if self.burst is not None and self.burst < 1:
             raise ValueError(f"burst must be 1 or more, got {self.burst!r}")
+
+
+def _names(given: Any) -> tuple[str, ...]:
+    return (given,) if isinstance(given, str) else tuple(given)
+
+
+# serve's flags, by the names a notebook would spell them, where they differ from Faults'.
+_SERVE_SPELLINGS: dict[str, Callable[[Any], tuple[str, Any]]] = {
+    "no_idempotency": lambda value: ("idempotency", not value),
+    "fail_app": lambda value: ("fail", value),
+}
+
+
+def faults_of(where: str, given: dict[str, Any]) -> Faults:
+    """``Faults`` from keyword options, serve's spellings too (``no_idempotency=True``,
+    ``fail_app=``); an unknown one is named, with the ones there are."""
+    known = [f.name for f in fields(Faults)]
+    options: dict[str, Any] = {}
+    for name, value in given.items():
+        if name in _SERVE_SPELLINGS:
+            name, value = _SERVE_SPELLINGS[name](value)
+        elif name not in known:
+            close = difflib.get_close_matches(name, [*known, *_SERVE_SPELLINGS], n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(
+                f"{where}: unknown option {name!r}{hint}; the options are: {', '.join(known)} "
+                f"(and serve's spellings {', '.join(_SERVE_SPELLINGS)})"
+            )
+        if name in options:
+            raise TypeError(f"{where}: {name!r} is given twice (once in serve's spelling)")
+        options[name] = value
+    return Faults(**options)
 
 
 class TokenBucket:
