@@ -1,20 +1,7 @@
 """Step 4: the HTTP client, the one seam between bulk and the transport (aiohttp).
 
-Every answer, and every transport error, becomes a ``Reply`` that says what it means for
-the row, following RFC 9110 on non-idempotent methods and the Stripe and AWS SDKs:
-
-==========  ==========================================================  ===============
-action      when                                                        error kind
-==========  ==========================================================  ===============
-done        2xx with an app id                                          (created)
-retry       429; 503; connection refused; connect timeout               rate_limited,
-                                                                        server, network
-reconcile   500, 502, 504; a read timeout or a dropped connection       ambiguous
-            after the body was sent; 2xx with no id: the app may exist
-final       400, 401, 403, 404, 409, 422 and other 4xx; TLS failures    client, auth,
-            a 3xx (never followed: it stops the run); a request off     network
-            the base URL's scheme, host and port (never sent)
-==========  ==========================================================  ===============
+Every answer, and every transport error, becomes a ``Reply`` (``answers``) that says
+what it means for the row.
 
 The session's key goes to the base URL and nowhere else: ``origin.only_to`` refuses,
 for every request whoever builds it, another origin and any redirect.
@@ -22,11 +9,7 @@ for every request whoever builds it, another origin and any redirect.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from email.utils import parsedate_to_datetime
-from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 import aiohttp
 from yarl import URL
@@ -35,7 +18,21 @@ from .._shared import jsoncodec
 from .._shared.config import ApiKey
 from .._shared.errors import PagingError, Refused
 from .._shared.ids import app_id_problem
-from .origin import Redact, cut, only_to
+from .answers import (
+    MAX_ERROR_TEXT,
+    Action,
+    Kind,
+    Page,
+    Reply,
+    answer,
+    idempotent,
+    is_redirect,
+    message,
+    not_found,
+    parse_retry_after,
+    translate,
+)
+from .origin import only_to
 from .paging import apps_of, next_page, no_gc
 
 __all__ = [
@@ -48,175 +45,6 @@ __all__ = [
     "is_redirect",
     "parse_retry_after",
 ]
-
-MAX_ERROR_TEXT = 300
-MAX_RETRY_AFTER = 300.0
-_READ_TEXT = 1 << 16  # bytes of an error body that are read for its message
-
-
-class Action(StrEnum):
-    """What an answer means for the row (the table above)."""
-
-    DONE = "done"
-    RETRY = "retry"
-    RECONCILE = "reconcile"
-    FINAL = "final"
-
-
-class Kind(StrEnum):
-    """What kind of answer it was: the ``error_kind`` of a row that fails on it."""
-
-    CREATED = "created"
-    UPDATED = "updated"
-    DELETED = "deleted"
-    GONE = "gone"  # a DELETE answered 404
-    LISTED = "listed"
-    AUTH = "auth"
-    RATE_LIMITED = "rate_limited"
-    SERVER = "server"
-    NETWORK = "network"
-    AMBIGUOUS = "ambiguous"
-    CLIENT = "client"
-
-
-def _idempotent(reply: Reply, done: Kind, app_id: str) -> Reply:
-    """The answer to a request that may be sent again whatever became of the last one."""
-    if reply.status is not None and 200 <= reply.status < 300:
-        return Reply(Action.DONE, done, reply.status, app_id)
-    if reply.action is Action.RECONCILE:
-        return reply._replace(action=Action.RETRY)
-    return reply
-
-
-class Reply(NamedTuple):
-    """One answer, or one transport failure, as it bears on the row. Immutable: what the
-    row made of it (when it was sent, how many 429s so far) is the row's own state."""
-
-    action: Action
-    kind: Kind
-    status: int | None = None
-    app_id: str | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    settle_after: float = 0.0  # a listing may settle it only this many seconds later
-
-
-class Page(NamedTuple):
-    """One page of a listing: the answer, its apps, and the next page (None: the last)."""
-
-    reply: Reply
-    apps: Sequence[dict[str, Any]] = ()
-    next: URL | None = None
-
-
-_RETRY_STATUSES = {429: Kind.RATE_LIMITED, 503: Kind.SERVER}
-_AUTH_STATUSES = (401, 403)
-
-
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - now()
-        except (TypeError, ValueError, IndexError):
-            return None
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-def find_app_id(data: Any) -> str | None:
-    """The id from the documented flat body or from the live service's envelope."""
-    if isinstance(data, dict):
-        inner = data.get("data")
-        if isinstance(inner, dict) and inner.get("id") not in (None, ""):
-            return str(inner["id"])
-        if data.get("id") not in (None, ""):
-            return str(data["id"])
-    return None
-
-
-def _decoded(raw: bytes) -> str:
-    """The start of a body as text: enough for any message, bounded for a whole page."""
-    return raw[:_READ_TEXT].decode("utf-8", "replace")
-
-
-def _message(status: int, raw: bytes, redact: Redact) -> str:
-    """The server's words, the key removed before they are cut or quoted: a cut could
-    leave part of the key, and quoting escapes it out of recognition."""
-    if not raw:
-        return f"HTTP {status}"
-    try:
-        data = jsoncodec.loads(raw)
-    except ValueError:
-        return f"HTTP {status} (not JSON): {cut(redact(_decoded(raw)), 120)!r}"
-    said = data.get("error") or data.get("message") if isinstance(data, dict) else None
-    if isinstance(said, str):
-        return f"HTTP {status}: {cut(redact(said), MAX_ERROR_TEXT)}"
-    return f"HTTP {status}: {cut(redact(_decoded(raw)), 200)}"
-
-
-def is_redirect(reply: Reply) -> bool:
-    return reply.status is not None and 300 <= reply.status < 400
-
-
-def _answer(status: int, headers: Any, raw: bytes, redact: Redact) -> Reply:
-    if 200 <= status < 300:
-        try:
-            app_id = find_app_id(jsoncodec.loads(raw))
-        except ValueError:
-            app_id = None
-        if app_id is not None:
-            return Reply(Action.DONE, Kind.CREATED, status, app_id)
-        return Reply(
-            Action.RECONCILE, Kind.AMBIGUOUS, status, error=f"HTTP {status} with no app id"
-        )
-    error = _message(status, raw, redact)
-    if status in _RETRY_STATUSES:
-        after = parse_retry_after(headers.get("Retry-After"))
-        return Reply(Action.RETRY, _RETRY_STATUSES[status], status, error=error, retry_after=after)
-    if status in _AUTH_STATUSES:
-        return Reply(Action.FINAL, Kind.AUTH, status, error=error)
-    if status >= 500:
-        return Reply(Action.RECONCILE, Kind.AMBIGUOUS, status, error=error)
-    return Reply(Action.FINAL, Kind.CLIENT, status, error=error)
-
-
-def _not_found(reply: Reply, method: str, url: URL) -> Reply:
-    """A 404 names the URL tried: a base URL with a path the API does not have (``/v1``)
-    answers every request so, and the user must see where the requests went."""
-    if reply.status != 404:
-        return reply
-    where = f"{reply.error} from {method} {url}"
-    return reply._replace(error=f"{where}; check --base-url (base_url=)")
-
-
-def translate(exc: BaseException, *, timeout: float, connect_timeout: float | None = None) -> Reply:
-    """The one place where aiohttp's and the OS's errors become bulk's."""
-    name = type(exc).__name__
-    if isinstance(exc, Refused):
-        return Reply(Action.FINAL, Kind.CLIENT, exc.status, error=exc.message)
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
-        return Reply(Action.FINAL, Kind.NETWORK, error=f"TLS failure: {name}; check the base URL")
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        # Nothing was sent: a plain retry, no look-up.
-        limit = timeout if connect_timeout is None else connect_timeout
-        return Reply(Action.RETRY, Kind.NETWORK, error=f"could not connect within {limit:g} s")
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return Reply(
-            Action.RETRY, Kind.NETWORK, error=f"cannot connect: {exc.os_error.strerror or name}"
-        )
-    if isinstance(exc, TimeoutError):
-        # A slow server may still be creating the app: look for it one timeout later.
-        error = f"no answer within {timeout:g} s"
-        return Reply(Action.RECONCILE, Kind.AMBIGUOUS, error=error, settle_after=timeout)
-    detail = str(exc).split("\n")[0][:120] or name
-    return Reply(Action.RECONCILE, Kind.AMBIGUOUS, error=f"connection lost after sending: {detail}")
 
 
 class Client:
@@ -283,7 +111,7 @@ class Client:
         if problem is not None:  # never sent: an id must not reach another path
             return Reply(Action.FINAL, Kind.CLIENT, error=problem)
         reply = await self._send("PUT", self._app_url / app_id, payload, self._headers(team))
-        return _idempotent(reply, Kind.UPDATED, app_id)
+        return idempotent(reply, Kind.UPDATED, app_id)
 
     async def delete(self, app_id: str, *, team: str | None) -> Reply:
         """DELETE /app/{id} once; a 404 means the app is already gone."""
@@ -293,7 +121,7 @@ class Client:
         reply = await self._send("DELETE", self._app_url / app_id, None, self._headers(team))
         if reply.status == 404:
             return Reply(Action.DONE, Kind.GONE, 404, app_id)
-        return _idempotent(reply, Kind.DELETED, app_id)
+        return idempotent(reply, Kind.DELETED, app_id)
 
     async def _send(
         self, method: str, url: URL, payload: bytes | None, headers: dict[str, str]
@@ -302,8 +130,8 @@ class Client:
         try:
             async with self._session.request(method, url, data=payload, headers=headers) as resp:
                 raw = await resp.read()
-                reply = _answer(resp.status, resp.headers, raw, self._key.redact)
-                return self._clean(_not_found(reply, method, url))
+                reply = answer(resp.status, resp.headers, raw, self._key.redact)
+                return self._clean(not_found(reply, method, url))
         except (aiohttp.ClientError, Refused, OSError, TimeoutError) as exc:
             return self._clean(self._translate(exc))
 
@@ -328,11 +156,11 @@ class Client:
             async with self._session.get(self._app_url / app_id, headers=headers) as resp:
                 raw, status, answer_headers = await resp.read(), resp.status, resp.headers
         except (aiohttp.ClientError, Refused, OSError, TimeoutError) as exc:
-            return _idempotent(self._clean(self._translate(exc)), Kind.LISTED, app_id), {}
+            return idempotent(self._clean(self._translate(exc)), Kind.LISTED, app_id), {}
         if status == 404:
             return Reply(Action.DONE, Kind.GONE, 404, app_id), {}
-        reply = _answer(status, answer_headers, raw, self._key.redact)
-        reply = _idempotent(self._clean(reply), Kind.LISTED, app_id)
+        reply = answer(status, answer_headers, raw, self._key.redact)
+        reply = idempotent(self._clean(reply), Kind.LISTED, app_id)
         if reply.action is not Action.DONE:
             return reply, {}
         data = jsoncodec.loads(raw)  # _answer found an id in it: it is JSON
@@ -371,13 +199,13 @@ class Client:
         except (aiohttp.ClientError, Refused, OSError, TimeoutError) as exc:
             return Page(self._clean(self._translate(exc)))
         if status >= 300:
-            reply = _answer(status, answer_headers, raw, self._key.redact)
-            return Page(self._clean(_not_found(reply, "GET", url)))
+            reply = answer(status, answer_headers, raw, self._key.redact)
+            return Page(self._clean(not_found(reply, "GET", url)))
         try:
             with no_gc():
                 data = jsoncodec.loads(raw)
         except ValueError:
-            error = _message(status, raw, self._key.redact)
+            error = message(status, raw, self._key.redact)
             return Page(self._clean(Reply(Action.RETRY, Kind.SERVER, status, error=error)))
         apps = apps_of(data)
         if apps is None:
