@@ -33,6 +33,7 @@ __all__ = [
     "reading_flags",
     "sending_flags",
     "show",
+    "summary_flag",
     "summary_of_failure",
     "summary_path",
     "switch",
@@ -160,12 +161,16 @@ def sending_flags(p: argparse.ArgumentParser) -> None:
     _tuning(p, "--concurrency", int, "requests in flight")
     switch(p, "--resume", "finish an earlier run of this input and output from its journal")
     switch(p, "-q", "--quiet", "no progress bar")
-    p.add_argument(
-        "--summary-json",
-        metavar="PATH",
-        help="also write the run's report as JSON (counts, requests, times, exit status), "
-        "replaced whole, also when the run is interrupted",
+    summary_flag(
+        p,
+        "the run's report as JSON (counts, requests, times, exit status), replaced whole, "
+        "also when the run is interrupted",
     )
+
+
+def summary_flag(p: argparse.ArgumentParser, what: str) -> None:
+    """``--summary-json``, which every command but serve takes, saying what it writes."""
+    p.add_argument("--summary-json", metavar="PATH", help=f"also write {what}")
 
 
 def from_args(kind: Callable[..., T], args: argparse.Namespace, **given: Any) -> T:

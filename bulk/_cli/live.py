@@ -12,6 +12,7 @@ from .flags import (
     from_args,
     on_target,
     reading_flags,
+    summary_flag,
     summary_path,
     switch,
     target_flags,
@@ -29,10 +30,6 @@ def _optional_manifest(p: argparse.ArgumentParser) -> None:
     manifest.help = "a manifest: list the teams it names and mark the apps it names"
 
 
-def _summary_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--summary-json", metavar="PATH", help="also write the report as JSON")
-
-
 def status_parser(commands: Any) -> None:
     p = commands.add_parser(
         "status",
@@ -40,13 +37,12 @@ def status_parser(commands: Any) -> None:
         description="List the live apps of --team-id (or of the teams a manifest names), "
         "one listing per team: name, id, status, tier, workers, location, model, LoRAs, "
         "times. With a manifest, a managed column says whether it names the app.",
-        allow_abbrev=False,
     )
     _optional_manifest(p)
     p.add_argument("-o", "--output", help="also write the table (.csv, .parquet, .jsonl)")
     switch(p, "-q", "--quiet", "print the totals only, not the table")
     target_flags(p)
-    _summary_flag(p)
+    summary_flag(p, "the report as JSON")
     p.set_defaults(func=_status)
 
 
@@ -56,7 +52,6 @@ def export_parser(commands: Any) -> None:
         help="write a team's live apps as a manifest that plan finds unchanged",
         description="Write the live apps of --team-id as a manifest: plan against the same "
         "team then reports every row unchanged. The way to adopt apps made by other means.",
-        allow_abbrev=False,
     )
     p.add_argument("--team-id", help="the team whose apps to export (default: the key's own)")
     p.add_argument(
@@ -68,7 +63,7 @@ def export_parser(commands: Any) -> None:
     switch(p, "--force", "replace the output file when it exists")
     switch(p, "-q", "--quiet", "print nothing but errors and warnings")
     target_flags(p)
-    _summary_flag(p)
+    summary_flag(p, "the report as JSON")
     p.set_defaults(func=_export)
 
 

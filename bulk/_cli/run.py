@@ -19,6 +19,7 @@ from .flags import (
     reading_flags,
     sending_flags,
     show,
+    summary_flag,
     summary_path,
     switch,
     target_flags,
@@ -100,7 +101,7 @@ def plan_parser(commands: Any) -> None:
     )
     switch(p, "--allow-large", "allow more than 1,000 active workers in one row")
     switch(p, "-q", "--quiet", "print the totals only, not the rows")
-    p.add_argument("--summary-json", metavar="PATH", help="also write the plan's report as JSON")
+    summary_flag(p, "the plan's report as JSON")
     prune_flags(p, asks=False)
     p.set_defaults(func=_plan)
 

@@ -14,6 +14,7 @@ from .flags import (
     EXIT_ROWS,
     from_args,
     on_target,
+    summary_flag,
     summary_path,
     switch,
     target_flags,
@@ -52,7 +53,6 @@ def wait_parser(commands: Any) -> None:
         description="Wait until the apps a run created or updated have settled: RUNNING "
         "with active workers, STOPPED without. Each team is listed once per round, the "
         "first after about 2 s, then backing off to about 30 s.",
-        allow_abbrev=False,
     )
     p.add_argument("results", help="a results file of create or apply (.csv, .parquet, .jsonl)")
     p.add_argument(
@@ -64,7 +64,7 @@ def wait_parser(commands: Any) -> None:
     wait_flags(p, switched=False)
     target_flags(p)
     switch(p, "-q", "--quiet", "no progress bar")
-    p.add_argument("--summary-json", metavar="PATH", help="also write the wait's report as JSON")
+    summary_flag(p, "the wait's report as JSON")
     p.set_defaults(func=_wait)
 
 
