@@ -15,6 +15,7 @@ import pandas as pd
 
 from .._http.directory import Directory
 from .._output.results import Result, Status
+from .._reading.records import is_blank
 from .._running.control import RunControl
 from .._running.existing import Decision
 from .._running.journal import Prior
@@ -109,8 +110,8 @@ def _undeletable(number: Any, target: str | None, *, dry_run: bool) -> str | Non
 
 
 def cell_text(value: Any) -> str | None:
-    """A results cell as text; None for an empty one (None, NaN or pandas' NA)."""
-    return None if value is None or pd.isna(value) or str(value) == "" else str(value)
+    """A results cell as text; None for an empty one, by the one test of an empty cell."""
+    return None if is_blank(value) else str(value)
 
 
 def read_results(path: Path) -> pd.DataFrame:
